@@ -1,0 +1,135 @@
+//! Bounded channels between nodes, with fan-out and backpressure.
+//!
+//! A node's [`Output`] holds one bounded sender per downstream node. Sending
+//! clones the message for all but the last consumer (an `Arc` clone of the
+//! batch, never a copy of data) and waits while a consumer's channel is full:
+//! that wait is the backpressure that reaches receivers, which turn it into
+//! RESOURCE_EXHAUSTED / 429 for their clients (see [`Output::try_send_for`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::message::Message;
+use crate::metrics::NodeMetrics;
+
+/// The receiving end of a node's input channel (fan-in: every upstream node
+/// holds a sender of it). Ends when every upstream node has finished.
+pub struct Input {
+    rx: mpsc::Receiver<Message>,
+    metrics: Arc<NodeMetrics>,
+}
+
+impl Input {
+    /// A new input over `rx`, counting into `metrics`.
+    pub fn new(rx: mpsc::Receiver<Message>, metrics: Arc<NodeMetrics>) -> Self {
+        Input { rx, metrics }
+    }
+
+    /// The next message, or `None` once all upstream nodes are done and the
+    /// channel is drained.
+    pub async fn recv(&mut self) -> Option<Message> {
+        let m = self.rx.recv().await?;
+        self.metrics.record_in(m.batch.items());
+        Some(m)
+    }
+
+    /// Like [`Input::recv`] but without waiting.
+    pub fn try_recv(&mut self) -> Option<Message> {
+        let m = self.rx.try_recv().ok()?;
+        self.metrics.record_in(m.batch.items());
+        Some(m)
+    }
+}
+
+/// Why a message could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// A downstream channel stayed full for the allowed time.
+    #[error("the pipeline is full")]
+    Full(Message),
+    /// A downstream node has stopped (shutdown in progress).
+    #[error("the pipeline is shutting down")]
+    Closed(Message),
+}
+
+/// The sending side of a node: one bounded sender per consumer.
+#[derive(Clone)]
+pub struct Output {
+    senders: Vec<mpsc::Sender<Message>>,
+    metrics: Arc<NodeMetrics>,
+}
+
+impl Output {
+    /// An output to `senders`, counting into `metrics`.
+    pub fn new(senders: Vec<mpsc::Sender<Message>>, metrics: Arc<NodeMetrics>) -> Self {
+        Output { senders, metrics }
+    }
+
+    /// The node's metrics.
+    pub fn metrics(&self) -> &Arc<NodeMetrics> {
+        &self.metrics
+    }
+
+    /// Whether anyone consumes this output.
+    pub fn is_connected(&self) -> bool {
+        !self.senders.is_empty()
+    }
+
+    /// Sends to every consumer, waiting while a channel is full.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] when a consumer has stopped.
+    pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+        let items = msg.batch.items();
+        let n = self.senders.len();
+        let mut msg = Some(msg);
+        for (i, tx) in self.senders.iter().enumerate() {
+            let m = if i + 1 == n {
+                msg.take()
+            } else {
+                msg.clone()
+            };
+            let Some(m) = m else { break };
+            tx.send(m).await.map_err(|e| SendError::Closed(e.0))?;
+        }
+        self.metrics.record_out(items);
+        Ok(())
+    }
+
+    /// Sends to every consumer, waiting at most `wait` for room in each.
+    ///
+    /// A receiver uses this to push back on its client instead of buffering
+    /// without bound. Consumers that took the message keep it: a request is
+    /// only partly fanned out when a later consumer is full, and its ack then
+    /// reports failure, so the client retries (at-least-once).
+    ///
+    /// # Errors
+    /// [`SendError::Full`] when a channel stayed full; [`SendError::Closed`]
+    /// during shutdown.
+    pub async fn try_send_for(&self, msg: Message, wait: Duration) -> Result<(), SendError> {
+        let items = msg.batch.items();
+        let n = self.senders.len();
+        let mut msg = Some(msg);
+        for (i, tx) in self.senders.iter().enumerate() {
+            let m = if i + 1 == n {
+                msg.take()
+            } else {
+                msg.clone()
+            };
+            let Some(m) = m else { break };
+            let permit = match tokio::time::timeout(wait, tx.reserve()).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(_)) => return Err(SendError::Closed(m)),
+                Err(_) => {
+                    self.metrics.record_refused(items);
+                    return Err(SendError::Full(m));
+                }
+            };
+            permit.send(m);
+        }
+        self.metrics.record_out(items);
+        Ok(())
+    }
+}

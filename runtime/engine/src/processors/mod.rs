@@ -1,0 +1,3 @@
+//! Processors built into the engine.
+
+pub mod batch;

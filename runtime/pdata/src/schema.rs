@@ -1,0 +1,1 @@
+//! Arrow schemas of each signal's tables.
