@@ -1,2 +1,23 @@
-//! The `weir` command.
-fn main() {}
+//! The `weir` command: run, validate and query telemetry pipelines.
+
+mod cli;
+mod components;
+mod logging;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match args.command {
+        cli::Command::Run(r) => run::run(r, args.log_format),
+        cli::Command::Validate(v) => run::validate(v),
+        cli::Command::Query(q) => run::query(q),
+        cli::Command::Components => {
+            run::components();
+            ExitCode::SUCCESS
+        }
+    }
+}

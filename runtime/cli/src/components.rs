@@ -1,0 +1,49 @@
+//! Every component type weir knows, registered in one place.
+//!
+//! Adding a component is adding its folder in its crate and one line here.
+
+use weir_config::NodeKind;
+use weir_engine::registry::{Component, Registry};
+
+/// The registry of every built-in component.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    let _ = r
+        .register(Component {
+            kind: NodeKind::Receiver,
+            type_name: "otlp",
+            summary: "OTLP over gRPC and HTTP (protobuf and JSON).",
+            validate: weir_receivers::otlp::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Receiver,
+            type_name: "generate",
+            summary: "Synthetic traces, logs and metrics at a configured rate.",
+            validate: weir_receivers::generate::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Processor,
+            type_name: "batch",
+            summary: "Groups batches by item count, size and time.",
+            validate: weir_engine::processors::batch::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
+            type_name: "otlp",
+            summary: "OTLP over gRPC or HTTP to any OTLP backend (Tempo, a collector).",
+            validate: weir_exporters::otlp::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
+            type_name: "debug",
+            summary: "A summary line per batch, or OTLP/JSON lines to a file.",
+            validate: weir_exporters::debug::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
+            type_name: "parquet",
+            summary: "The embedded store: Parquet files queried with `weir query`.",
+            validate: weir_exporters::parquet::validate,
+        });
+    r
+}
