@@ -46,8 +46,8 @@ fn read_pipeline(file: Option<&Path>) -> Result<(String, String), String> {
 }
 
 fn load(name: &str, text: &str) -> Result<graph::ValidatedPipeline, Diagnostics> {
-    let pipeline = weir_config::parse(name, text)?;
-    graph::validate(pipeline, &registry())
+    let (pipeline, shape_errors) = weir_config::parse_partial(name, text)?;
+    graph::validate_with(pipeline, shape_errors, &registry())
 }
 
 /// `weir validate FILE...`
@@ -152,16 +152,28 @@ async fn run_pipeline(name: String, validated: graph::ValidatedPipeline, base_di
     tracing::info!(pipeline = %name, "weir is running; stop with Ctrl-C or SIGTERM.");
 
     let mut code = ExitCode::SUCCESS;
-    tokio::select! {
-        sig = shutdown_signal() => {
-            tracing::info!(signal = sig, timeout = ?settings.shutdown_timeout, "Shutting down: draining queues.");
-        }
-        (node, result) = running.wait_node_exit() => {
-            match result {
-                Ok(()) => tracing::info!(node = %node, "A node finished; shutting down."),
-                Err(e) => {
-                    tracing::error!(node = %node, error = %e, "A node failed; shutting down.");
-                    code = ExitCode::from(2);
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            sig = &mut signal => {
+                tracing::info!(signal = sig, timeout = ?settings.shutdown_timeout, "Shutting down: draining queues.");
+                break;
+            }
+            (node, result) = running.wait_node_exit() => {
+                match result {
+                    Ok(()) if running.receivers_running() > 0 => {
+                        tracing::info!(node = %node, "Node finished.");
+                    }
+                    Ok(()) => {
+                        tracing::info!(node = %node, "Every receiver has finished; draining and stopping.");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(node = %node, error = %e, "A node failed; shutting down.");
+                        code = ExitCode::from(2);
+                        break;
+                    }
                 }
             }
         }

@@ -15,7 +15,7 @@ mod reader;
 mod values;
 
 pub use diagnostic::{ConfigError, Diagnostics, ErrorCode};
-pub use pipeline::{NodeDecl, NodeKind, Pipeline, Settings, parse};
+pub use pipeline::{NodeDecl, NodeKind, Pipeline, Settings, parse, parse_partial};
 pub use reader::NodeReader;
 pub use values::{ByteSize, Spanned};
 

@@ -138,6 +138,21 @@ impl Pipeline {
 /// # Errors
 /// Every problem found, as one [`Diagnostics`].
 pub fn parse(name: &str, text: &str) -> Result<Pipeline, Diagnostics> {
+    let (pipeline, errors) = parse_partial(name, text)?;
+    if errors.is_empty() {
+        Ok(pipeline)
+    } else {
+        Err(pipeline.diagnostics(errors))
+    }
+}
+
+/// Like [`parse`], but returns the pipeline together with the shape errors
+/// found, so that the components of the nodes that could be read are still
+/// validated and every error of the file is reported at once.
+///
+/// # Errors
+/// Only KDL syntax errors (nothing else can be checked then).
+pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigError>), Diagnostics> {
     let source = Arc::new(NamedSource::new(name, text.to_string()).with_language("kdl"));
     let mut errors = Vec::new();
     let doc = match KdlDocument::parse(text) {
@@ -212,17 +227,14 @@ pub fn parse(name: &str, text: &str) -> Result<Pipeline, Diagnostics> {
 
     check_graph(&nodes, &mut errors);
 
-    let mut diags = Diagnostics::new(name);
-    diags.errors = errors;
-    let diags = diags.finish(&source);
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    Ok(Pipeline {
-        source,
-        settings,
-        nodes,
-    })
+    Ok((
+        Pipeline {
+            source,
+            settings,
+            nodes,
+        },
+        errors,
+    ))
 }
 
 fn read_settings(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Settings {

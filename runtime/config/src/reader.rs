@@ -237,7 +237,7 @@ impl<'a> NodeReader<'a> {
                     let ctx = self.context.clone();
                     self.errors.push(
                         ConfigError::new(ErrorCode::InvalidValue, format!("`{key}` in {ctx} is not a duration"))
-                            .at(span, e.to_string())
+                            .at(span, format!("not a duration ({e})"))
                             .help("write a duration like \"200ms\", \"5s\" or \"1m\""),
                     );
                     None

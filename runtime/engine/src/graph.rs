@@ -43,7 +43,20 @@ impl std::fmt::Debug for ValidatedPipeline {
 /// # Errors
 /// Every problem of every node (unknown types, bad properties) at once.
 pub fn validate(pipeline: Pipeline, registry: &Registry) -> Result<ValidatedPipeline, weir_config::Diagnostics> {
-    let mut errors = Vec::new();
+    validate_with(pipeline, Vec::new(), registry)
+}
+
+/// [`validate`], adding the errors already found in the file's shape (from
+/// [`weir_config::parse_partial`]) so that all are reported together.
+///
+/// # Errors
+/// Every problem of the file at once.
+pub fn validate_with(
+    pipeline: Pipeline,
+    prior: Vec<ConfigError>,
+    registry: &Registry,
+) -> Result<ValidatedPipeline, weir_config::Diagnostics> {
+    let mut errors = prior;
     let mut builders = Vec::new();
     if !pipeline.nodes.iter().any(|n| n.kind == NodeKind::Receiver) {
         errors.push(
@@ -219,6 +232,12 @@ impl RunningPipeline {
             Some(r) = self.downstream.join_next() => flatten(r),
             else => std::future::pending().await,
         }
+    }
+
+    /// Receivers still running (a `generate` receiver with a `count` ends by
+    /// itself; when none is left, nothing more can arrive).
+    pub fn receivers_running(&self) -> usize {
+        self.receivers.len()
     }
 
     /// Stops the receivers, then waits up to `deadline` for every processor

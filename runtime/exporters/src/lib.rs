@@ -1,1 +1,30 @@
-//! placeholder
+//! weir's exporters: where telemetry leaves the pipeline.
+//!
+//! One folder per component, each with `config.rs` (the typed settings and
+//! the `validate` function the registry calls), the node itself and
+//! `tests.rs`:
+//!
+//! - [`otlp`]: sends batches to an OTLP backend over gRPC or HTTP, forwarding
+//!   the request bytes as they arrived, with retries and backoff.
+//! - [`debug`]: logs a line per batch, or writes every request as OTLP/JSON.
+//! - [`parquet`]: the embedded store, Parquet files per table and hour that
+//!   `weir query` reads (see `docs/store.md`).
+
+pub mod debug;
+pub mod error;
+pub mod otlp;
+pub mod parquet;
+
+pub use error::ExportError;
+
+use std::path::{Path, PathBuf};
+
+/// Resolves a configured path against the pipeline file's directory.
+pub(crate) fn resolve_path(base_dir: &Path, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base_dir.join(p)
+    }
+}

@@ -1,0 +1,113 @@
+//! The `attr(map, key)` SQL function: an attribute's value as a string.
+//!
+//! `SELECT attr(attributes, 'http.route'), count(*) FROM spans GROUP BY 1`.
+//! The first argument is any attribute column (`attributes`,
+//! `resource_attributes`, `scope_attributes`, ...), a `Map<Utf8, AnyValue>`;
+//! the result is the string form of the value of the first entry with that
+//! key (see [`crate::any_value`]), or NULL when the key is absent.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray as _, MapArray, StringBuilder};
+use arrow::datatypes::DataType;
+use datafusion::common::{exec_err, plan_err};
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+use crate::any_value::{AnyValueReader, is_any_value};
+
+/// The `attr` function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct AttrFunction {
+    signature: Signature,
+}
+
+impl Default for AttrFunction {
+    fn default() -> Self {
+        AttrFunction {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+/// `attr` as a DataFusion scalar function, ready to register.
+pub fn attr_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(AttrFunction::default())
+}
+
+impl ScalarUDFImpl for AttrFunction {
+    fn name(&self) -> &str {
+        "attr"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [DataType::Map(_, _), key] if is_string(key) || key == &DataType::Null => {
+                Ok(DataType::Utf8)
+            }
+            [DataType::Map(_, _), other] => {
+                plan_err!("attr(map, key): the key must be a string, not {other}")
+            }
+            [other, _] => plan_err!(
+                "attr(map, key): the first argument must be an attribute column such as `attributes`, not {other}"
+            ),
+            _ => plan_err!("attr(map, key) takes two arguments"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let mut it = args.args.into_iter();
+        let (Some(map), Some(key)) = (it.next(), it.next()) else {
+            return exec_err!("attr(map, key) takes two arguments");
+        };
+        let map = map.into_array(n)?;
+        let key = key.into_array(n)?;
+        let key = arrow::compute::cast(&key, &DataType::Utf8)?;
+        let Some(map) = map.as_map_opt() else {
+            return exec_err!("attr(map, key): the first argument is not a map");
+        };
+        Ok(ColumnarValue::Array(lookup(map, key.as_string::<i32>())?))
+    }
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        || matches!(t, DataType::Dictionary(_, v) if is_string(v))
+}
+
+fn lookup(map: &MapArray, keys: &arrow::array::StringArray) -> Result<ArrayRef> {
+    let Some(entry_keys) = map.keys().as_string_opt::<i32>() else {
+        return exec_err!("attr(map, key): the map's keys are not strings");
+    };
+    let values = map.values();
+    let any = values
+        .as_struct_opt()
+        .filter(|s| is_any_value(s))
+        .map(AnyValueReader::new);
+    let plain = values.as_string_opt::<i32>();
+    let offsets = map.value_offsets();
+    let mut out = StringBuilder::with_capacity(map.len(), map.len() * 8);
+    for row in 0..map.len() {
+        if map.is_null(row) || keys.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        let key = keys.value(row);
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        let found = (start..end).find(|&i| entry_keys.is_valid(i) && entry_keys.value(i) == key);
+        let value = found.and_then(|i| match (&any, plain) {
+            (Some(r), _) => r.string(i),
+            (None, Some(s)) => s.is_valid(i).then(|| s.value(i).to_string()),
+            (None, None) => None,
+        });
+        out.append_option(value);
+    }
+    Ok(Arc::new(out.finish()))
+}

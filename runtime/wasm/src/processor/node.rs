@@ -1,0 +1,417 @@
+//! The running `wasm` processor: hands each batch to a plugin instance and
+//! survives whatever the plugin does.
+//!
+//! # Lifecycle
+//! Built once per node ([`WasmConfig`] + `build`): the component is
+//! compiled (or loaded from the compile cache), checked, linked and
+//! pre-instantiated; a probe instance runs `init` and one `process` on an
+//! empty batch so that configuration errors stop the pipeline at start-up.
+//! Running, each batch goes through [`Instance::process`] on the tokio
+//! worker (bounded by the call deadline).
+//!
+//! # Errors
+//! A trap, timeout, memory overrun, host-call storm or oversized output is
+//! a failure of one batch, never of the node: it is counted
+//! (`weir_plugin_failures_total{kind}` and the node's `errors`), logged with
+//! the plugin's name and hash, the `on-error` policy is applied to the
+//! batch, and a trapped instance is replaced from the pre-instantiated
+//! component. After `circuit.failures` consecutive failures the plugin is
+//! bypassed for a backoff.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use weir_config::{ConfigError, ErrorCode};
+use weir_engine::message::Message;
+use weir_engine::node::{BoxFuture, Processor, ProcessorContext};
+use weir_engine::registry::{BuildContext, Builder, Built};
+use weir_engine::NodeError;
+use weir_pdata::{Batch, Signal, SignalTables, schema};
+
+use crate::bindings::weir::pipeline::types::MetricPoint;
+use crate::builtin;
+use crate::engine::PluginEngine;
+use crate::error::{CallError, WasmError};
+use crate::host::emit;
+use crate::plugin::{Instance, Plugin, Processed};
+use crate::processor::breaker::{Breaker, Gate};
+use crate::processor::config::{OnError, PluginSource, WasmConfig};
+use crate::telemetry::{self, PluginStats, PluginTelemetry};
+
+/// An empty batch of `signal` (for the start-up probe).
+pub fn empty_batch(signal: Signal) -> Batch {
+    let tables = SignalTables {
+        resources: arrow_array::RecordBatch::new_empty(schema::resources()),
+        scopes: arrow_array::RecordBatch::new_empty(schema::scopes()),
+        records: arrow_array::RecordBatch::new_empty(schema::records(signal)),
+    };
+    Batch::from_tables(signal, tables)
+}
+
+/// Reads a plugin's component bytes.
+///
+/// # Errors
+/// [`WasmError::Read`] / [`WasmError::UnknownBuiltin`].
+pub fn load_bytes(source: &PluginSource, base_dir: &std::path::Path) -> Result<Vec<u8>, WasmError> {
+    match source {
+        PluginSource::Builtin(name) => builtin::get(name)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| WasmError::UnknownBuiltin(name.clone())),
+        PluginSource::File(path) => {
+            let path = base_dir.join(path);
+            std::fs::read(&path).map_err(|source| WasmError::Read { path, source })
+        }
+    }
+}
+
+impl WasmConfig {
+    /// Loads the plugin and makes the node: compile (or load from the
+    /// cache), link, start a probe instance (`init` + an empty batch), and
+    /// the instance that will serve.
+    ///
+    /// # Errors
+    /// [`WasmError`]; [`WasmError::Start`] wraps a plugin that refused its
+    /// configuration ([`CallError::InvalidConfig`]) or failed on the probe.
+    pub fn build_processor(
+        &self,
+        node: &str,
+        engine: &PluginEngine,
+        base_dir: &std::path::Path,
+    ) -> Result<WasmProcessor, WasmError> {
+        let name = self.plugin.value.display_name();
+        let bytes = load_bytes(&self.plugin.value, base_dir)?;
+        let plugin = Plugin::new(engine, &name, &bytes)?;
+        let hash: String = plugin.sha256().chars().take(12).collect();
+        let telemetry = Arc::new(PluginTelemetry::default());
+        let stats = Arc::new(PluginStats::new(node, &name, &hash));
+        telemetry::register(&stats, &telemetry);
+        let start = |e| WasmError::Start {
+            plugin: name.clone(),
+            source: e,
+        };
+        // The probe: the plugin's own validation, then one empty batch so
+        // that what it checks only when it uses the host (a pattern that
+        // does not compile) is refused now rather than on every batch.
+        let mut probe = plugin
+            .instantiate(node, self.limits, Arc::new(PluginTelemetry::default()), &self.config)
+            .map_err(start)?;
+        for signal in Signal::ALL {
+            match probe.process(&empty_batch(signal)) {
+                Ok(_) => {}
+                Err(e @ CallError::InvalidConfig(_)) => return Err(start(e)),
+                Err(e) => {
+                    tracing::warn!(node, plugin = %name, hash = %hash, error = %e, "Plugin failed on an empty batch at start-up.");
+                    break;
+                }
+            }
+        }
+        drop(probe);
+        let instance = plugin
+            .instantiate(node, self.limits, telemetry.clone(), &self.config)
+            .map_err(start)?;
+        tracing::info!(
+            node,
+            plugin = %name,
+            hash = %hash,
+            cached = plugin.compiled().from_cache,
+            took_ms = plugin.compiled().took.as_millis() as u64,
+            "Plugin loaded."
+        );
+        Ok(WasmProcessor {
+            node: node.to_string(),
+            plugin,
+            config: self.clone(),
+            instance: Some(instance),
+            breaker: Breaker::new(self.circuit),
+            stats,
+            telemetry,
+        })
+    }
+}
+
+impl Builder for WasmConfig {
+    fn build(self: Box<Self>, ctx: &BuildContext<'_>) -> Result<Built, ConfigError> {
+        let engine = PluginEngine::shared().map_err(|e| {
+            ConfigError::new(ErrorCode::Build, format!("processor {:?}: {e}", ctx.id))
+                .at(self.plugin.span, "this plugin cannot run here")
+        })?;
+        match self.build_processor(ctx.id, engine, &ctx.base_dir) {
+            Ok(p) => Ok(Built::Processor(Box::new(p))),
+            Err(WasmError::Start {
+                plugin,
+                source: CallError::InvalidConfig(m),
+            }) => Err(ConfigError::new(
+                ErrorCode::InvalidValue,
+                format!("processor {:?}: plugin {plugin} refused its configuration: {m}", ctx.id),
+            )
+            .at(self.config_span, m)
+            .help("see the plugin's documentation in docs/plugins.md")),
+            Err(e) => Err(ConfigError::new(
+                ErrorCode::Build,
+                format!("processor {:?}: {e}", ctx.id),
+            )
+            .at(self.plugin.span, "this plugin could not be loaded")),
+        }
+    }
+}
+
+/// The running node.
+pub struct WasmProcessor {
+    node: String,
+    plugin: Plugin,
+    config: WasmConfig,
+    instance: Option<Instance>,
+    breaker: Breaker,
+    stats: Arc<PluginStats>,
+    telemetry: Arc<PluginTelemetry>,
+}
+
+impl std::fmt::Debug for WasmProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmProcessor")
+            .field("node", &self.node)
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of one batch.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The plugin processed it.
+    Processed(Processed),
+    /// The plugin failed on it (or was bypassed: `error` is `None`); the
+    /// `on-error` policy applies.
+    Failed {
+        /// What went wrong; `None` when the circuit was open.
+        error: Option<CallError>,
+    },
+}
+
+impl WasmProcessor {
+    /// The node's plugin counters.
+    pub fn stats(&self) -> &Arc<PluginStats> {
+        &self.stats
+    }
+
+    /// The plugin's own counters and histograms.
+    pub fn telemetry(&self) -> &Arc<PluginTelemetry> {
+        &self.telemetry
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    fn fresh_instance(&mut self) -> Result<&mut Instance, CallError> {
+        if self.instance.is_none() {
+            let _ = self.stats.reinstantiations.fetch_add(1, Relaxed);
+            let i = self.plugin.instantiate(
+                &self.node,
+                self.config.limits,
+                self.telemetry.clone(),
+                &self.config.config,
+            )?;
+            self.instance = Some(i);
+        }
+        self.instance.as_mut().ok_or_else(|| CallError::Trap {
+            message: "no instance".to_string(),
+        })
+    }
+
+    fn log_failure(&self, e: &CallError, items: usize) {
+        tracing::warn!(
+            node = %self.node,
+            plugin = %self.plugin.name(),
+            hash = %self.stats.hash,
+            kind = e.kind(),
+            error = %e,
+            items,
+            "Plugin failed on a batch; applying on-error."
+        );
+    }
+
+    /// Records a failure: counts it, drops a poisoned instance, feeds the
+    /// breaker.
+    fn failed(&mut self, e: &CallError, items: usize) {
+        self.stats.failure(e.kind());
+        self.log_failure(e, items);
+        if e.poisons_instance() {
+            self.instance = None;
+        }
+        if let Some(pause) = self.breaker.failure(Instant::now()) {
+            let _ = self.stats.circuit_opened.fetch_add(1, Relaxed);
+            self.stats.circuit_open.store(1, Relaxed);
+            tracing::error!(
+                node = %self.node,
+                plugin = %self.plugin.name(),
+                hash = %self.stats.hash,
+                pause_ms = pause.as_millis() as u64,
+                "Plugin keeps failing; bypassing it for a while."
+            );
+        }
+    }
+
+    fn succeeded(&mut self) {
+        if self.breaker.success() {
+            self.stats.circuit_open.store(0, Relaxed);
+            tracing::info!(
+                node = %self.node,
+                plugin = %self.plugin.name(),
+                hash = %self.stats.hash,
+                "Plugin recovered; calling it again."
+            );
+        }
+    }
+
+    /// Hands one batch to the plugin (synchronously, within the call's
+    /// deadline).
+    pub fn process(&mut self, batch: &Batch) -> Outcome {
+        if self.breaker.gate(Instant::now()) == Gate::Open {
+            let _ = self.stats.bypassed.fetch_add(1, Relaxed);
+            return Outcome::Failed { error: None };
+        }
+        let _ = self.stats.calls.fetch_add(1, Relaxed);
+        let result = self.fresh_instance().and_then(|i| i.process(batch));
+        match result {
+            Ok(p) => {
+                if p.logs_dropped > 0 {
+                    let _ = self
+                        .stats
+                        .logs_dropped
+                        .fetch_add(u64::from(p.logs_dropped), Relaxed);
+                }
+                self.succeeded();
+                Outcome::Processed(p)
+            }
+            Err(e @ CallError::Data(_)) => Outcome::Failed { error: Some(e) },
+            Err(e) => {
+                self.failed(&e, batch.items());
+                Outcome::Failed { error: Some(e) }
+            }
+        }
+    }
+
+    /// Calls the plugin's `tick`.
+    pub fn tick(&mut self) -> Vec<MetricPoint> {
+        if self.breaker.gate(Instant::now()) == Gate::Open {
+            return Vec::new();
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let now = i64::try_from(now.as_nanos()).unwrap_or(i64::MAX);
+        match self.fresh_instance().and_then(|i| i.tick(now)) {
+            Ok(points) => {
+                self.succeeded();
+                points
+            }
+            Err(e) => {
+                self.failed(&e, 0);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The metrics batch of points the plugin emitted, if any.
+    fn metrics_batch(&self, ctx: &ProcessorContext, points: Vec<MetricPoint>) -> Option<Message> {
+        if points.is_empty() {
+            return None;
+        }
+        match emit::to_batch(&self.node, self.plugin.name(), points) {
+            Ok(batch) => Some(Message::new(batch)),
+            Err(e) => {
+                ctx.metrics.record_error();
+                tracing::error!(node = %self.node, error = %e, "Could not encode the plugin's metric points.");
+                None
+            }
+        }
+    }
+
+    async fn handle(&mut self, ctx: &ProcessorContext, msg: Message) -> Result<(), ()> {
+        let start = Instant::now();
+        let items = msg.batch.items();
+        let outcome = self.process(&msg.batch);
+        ctx.metrics.record_latency(start.elapsed());
+        match outcome {
+            Outcome::Processed(p) => {
+                let kept = p.batch.items();
+                if kept < items {
+                    ctx.metrics.record_dropped(items - kept);
+                }
+                let emitted = self.metrics_batch(ctx, p.metrics);
+                if (kept > 0 || items == 0) && ctx.output.send(msg.map(p.batch)).await.is_err() {
+                    return Err(());
+                }
+                if let Some(m) = emitted {
+                    let _ = ctx.output.send(m).await;
+                }
+            }
+            Outcome::Failed {
+                error: Some(CallError::Data(e)),
+            } => {
+                ctx.metrics.record_error();
+                ctx.metrics.record_failed(items);
+                tracing::warn!(node = %self.node, error = %e, items, "Batch failed in processor.");
+                msg.fail(&format!("processor {}: {e}", self.node));
+            }
+            Outcome::Failed { error } => {
+                if error.is_some() {
+                    ctx.metrics.record_error();
+                }
+                match self.config.on_error {
+                    OnError::Pass => {
+                        if ctx.output.send(msg).await.is_err() {
+                            return Err(());
+                        }
+                    }
+                    OnError::Drop => ctx.metrics.record_dropped(items),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Processor for WasmProcessor {
+    fn run(self: Box<Self>, mut ctx: ProcessorContext) -> BoxFuture<Result<(), NodeError>> {
+        let mut node = *self;
+        Box::pin(async move {
+            let period = node.config.tick;
+            let mut ticker = period.map(|p| {
+                let mut t = tokio::time::interval_at(tokio::time::Instant::now() + p, p);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
+            loop {
+                let msg = match ticker.as_mut() {
+                    Some(t) => tokio::select! {
+                        m = ctx.input.recv() => m,
+                        _ = t.tick() => {
+                            let points = node.tick();
+                            if let Some(m) = node.metrics_batch(&ctx, points) {
+                                let _ = ctx.output.send(m).await;
+                            }
+                            continue;
+                        }
+                    },
+                    None => ctx.input.recv().await,
+                };
+                let Some(msg) = msg else { break };
+                if node.handle(&ctx, msg).await.is_err() {
+                    break;
+                }
+            }
+            if period.is_some() {
+                // Flush what the plugin has windowed.
+                let points = node.tick();
+                if let Some(m) = node.metrics_batch(&ctx, points) {
+                    let _ = ctx.output.send(m).await;
+                }
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! Plugins built from `plugins/` in this build, run through the real host
+//! and a real processor node: the builtins' behaviour on crafted batches,
+//! hostile plugins the node must survive, ABI version checks, and KDL
+//! configuration.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+mod config;
+mod hostile;
+mod redact;
+mod sample;

@@ -1,0 +1,198 @@
+//! `builtin:redact` on crafted batches.
+
+use opentelemetry_proto::tonic::common::v1::any_value;
+use sha2::{Digest, Sha256};
+use weir_wasm::{CallError, PluginSource, WasmError};
+
+use crate::common::*;
+
+fn redact(pairs: &[(&str, &str)]) -> weir_wasm::WasmConfig {
+    config(PluginSource::Builtin("redact".to_string()), pairs)
+}
+
+#[tokio::test]
+async fn masks_matches_of_a_value_pattern_in_listed_keys() {
+    let node = build(&redact(&[
+        ("rule.pw.keys", "db.statement"),
+        ("rule.pw.pattern", r"password=[^&\s]*"),
+        ("rule.pw.replacement", "password=***"),
+    ]));
+    let telemetry = node.telemetry().clone();
+    let batch = traces(
+        vec![kv("db.statement", "password=resource-level")],
+        vec![
+            span(
+                "q1",
+                trace_id(1),
+                vec![
+                    kv("db.statement", "SELECT 1 WHERE password=hunter2 AND x=1"),
+                    kv("other", "password=untouched"),
+                ],
+            ),
+            span("q2", trace_id(2), vec![kv("db.statement", "SELECT 2")]),
+            span("q3", trace_id(3), vec![kv_int("db.statement", 42)]),
+        ],
+    );
+    let run = run(node, vec![batch]).await;
+    assert_eq!(run.out.len(), 1);
+    let out = &run.out[0].batch;
+    let req = decode_traces(out);
+    let resource = req.resource_spans[0].resource.as_ref().unwrap();
+    assert_eq!(
+        attr_str(&resource.attributes, "db.statement"),
+        Some("password=resource-level"),
+        "the default scope is record only"
+    );
+    let spans = all_spans(out);
+    assert_eq!(
+        attr_str(&spans[0].attributes, "db.statement"),
+        Some("SELECT 1 WHERE password=*** AND x=1")
+    );
+    assert_eq!(attr_str(&spans[0].attributes, "other"), Some("password=untouched"));
+    assert_eq!(attr_str(&spans[1].attributes, "db.statement"), Some("SELECT 2"));
+    assert_eq!(
+        attr(&spans[2].attributes, "db.statement"),
+        Some(&any_value::Value::IntValue(42)),
+        "non-string values are not redacted"
+    );
+    assert_eq!(spans[0].name, "q1");
+    assert_eq!(spans[0].trace_id, trace_id(1));
+    assert_eq!(
+        telemetry.counter("redacted_values_total", &[("rule", "pw"), ("action", "mask")]),
+        Some(1)
+    );
+    assert!(weir_wasm::render_metrics().contains("weir_plugin_redacted_values_total{"));
+}
+
+#[tokio::test]
+async fn deletes_keys_by_glob_in_every_scope() {
+    let node = build(&redact(&[
+        ("rule.headers.keys", "http.request.header.*"),
+        ("rule.headers.keys", "secret"),
+        ("rule.headers.action", "delete"),
+        ("rule.headers.scopes", "all"),
+    ]));
+    let batch = traces(
+        vec![kv("secret", "r"), kv("service.name", "api")],
+        vec![span(
+            "s",
+            trace_id(1),
+            vec![
+                kv("http.request.header.authorization", "Bearer x"),
+                kv("http.request.header.cookie", "c"),
+                kv("http.route", "/users"),
+                kv("secret", "s"),
+            ],
+        )],
+    );
+    let run = run(node, vec![batch]).await;
+    let req = decode_traces(&run.out[0].batch);
+    let resource = req.resource_spans[0].resource.as_ref().unwrap();
+    let keys: Vec<&str> = resource.attributes.iter().map(|k| k.key.as_str()).collect();
+    assert_eq!(keys, ["service.name"]);
+    let spans = all_spans(&run.out[0].batch);
+    let keys: Vec<&str> = spans[0].attributes.iter().map(|k| k.key.as_str()).collect();
+    assert_eq!(keys, ["http.route"]);
+}
+
+#[tokio::test]
+async fn hashes_values_with_a_salt() {
+    let node = build(&redact(&[
+        ("rule.users.keys", "user.email"),
+        ("rule.users.keys", "user.id"),
+        ("rule.users.action", "hash"),
+        ("rule.users.salt", "pepper"),
+    ]));
+    let batch = traces(
+        vec![],
+        vec![span(
+            "s",
+            trace_id(1),
+            vec![kv("user.email", "ada@example.com"), kv_int("user.id", 42), kv("keep", "me")],
+        )],
+    );
+    let run = run(node, vec![batch]).await;
+    let spans = all_spans(&run.out[0].batch);
+    let expect = |v: &str| hex::encode(Sha256::digest(format!("pepper{v}").as_bytes()));
+    assert_eq!(
+        attr_str(&spans[0].attributes, "user.email"),
+        Some(expect("ada@example.com").as_str())
+    );
+    assert_eq!(
+        attr_str(&spans[0].attributes, "user.id"),
+        Some(expect("42").as_str()),
+        "an int is hashed as its text and becomes a string"
+    );
+    assert_eq!(attr_str(&spans[0].attributes, "keep"), Some("me"));
+}
+
+#[tokio::test]
+async fn a_pattern_without_keys_applies_to_every_key_and_masking_without_pattern_masks_whole_values()
+{
+    let node = build(&redact(&[
+        ("rule.cards.pattern", r"\b\d(?:[ -]?\d){12,15}\b"),
+        ("rule.cards.replacement", "[card]"),
+        ("rule.tokens.keys", "api.token"),
+    ]));
+    let batch = traces(
+        vec![],
+        vec![span(
+            "s",
+            trace_id(1),
+            vec![
+                kv("note", "paid with 4111 1111 1111 1111 today"),
+                kv("card", "5500-0000-0000-0004"),
+                kv("api.token", "abc"),
+                kv("count", "12"),
+            ],
+        )],
+    );
+    let run = run(node, vec![batch]).await;
+    let spans = all_spans(&run.out[0].batch);
+    assert_eq!(attr_str(&spans[0].attributes, "note"), Some("paid with [card] today"));
+    assert_eq!(attr_str(&spans[0].attributes, "card"), Some("[card]"));
+    assert_eq!(attr_str(&spans[0].attributes, "api.token"), Some("***"));
+    assert_eq!(attr_str(&spans[0].attributes, "count"), Some("12"));
+}
+
+#[tokio::test]
+async fn a_batch_nothing_matches_goes_on_with_its_original_bytes() {
+    let node = build(&redact(&[("rule.pw.keys", "password"), ("rule.pw.action", "delete")]));
+    let batch = traces(vec![], vec![span("s", trace_id(1), vec![kv("user", "ada")])]);
+    let original = batch.otlp_bytes().unwrap();
+    let run = run(node, vec![batch]).await;
+    assert_eq!(run.out.len(), 1);
+    let out = &run.out[0].batch;
+    assert_eq!(out.otlp_bytes().unwrap(), original, "not re-encoded");
+}
+
+#[tokio::test]
+async fn invalid_rules_are_refused_at_build_with_the_reason() {
+    let bad_pattern = redact(&[("rule.pw.keys", "x"), ("rule.pw.pattern", "(unclosed")]);
+    let err = bad_pattern
+        .build_processor("test", engine(), std::path::Path::new("/"))
+        .unwrap_err();
+    match &err {
+        WasmError::Start {
+            source: CallError::InvalidConfig(m),
+            ..
+        } => assert!(m.contains("rule \"pw\"") && m.contains("pattern"), "{m}"),
+        other => panic!("unexpected {other}"),
+    }
+    for (pairs, needle) in [
+        (vec![("rule.x.action", "mask")], "needs `keys` or `pattern`"),
+        (vec![("rule.x.keys", "k"), ("rule.x.action", "shred")], "unknown action"),
+        (
+            vec![("rule.x.keys", "k"), ("rule.x.action", "delete"), ("rule.x.pattern", "a")],
+            "takes no `pattern`",
+        ),
+        (vec![("rule.x.keys", "k"), ("rule.x.scopes", "span")], "unknown scope"),
+        (vec![("rules.x.keys", "k")], "unknown setting `rules.x.keys`"),
+        (vec![], "no rules"),
+    ] {
+        let err = redact(&pairs)
+            .build_processor("test", engine(), std::path::Path::new("/"))
+            .unwrap_err();
+        assert!(err.to_string().contains(needle), "{pairs:?}: {err}");
+    }
+}
