@@ -7,10 +7,12 @@
 //!   attribute: `parent_id` UInt16, `key` Utf8, `type`, `str`, `int`, ...;
 //! - `table/dict`: the same with `key` as `Dictionary(UInt16, Utf8)`.
 //!
-//! and three processor operations on each: look one key up for every span
+//! and four processor operations on each: look one key up for every span
 //! (collect `http.route`), redact one key (replace `user.id` with a fixed
-//! string, producing new arrays), delete one key (`url.full`). Results are
-//! checked equal across layouts before timing.
+//! string, producing new arrays), delete one key (`url.full`), and filter
+//! spans (keep every other one: the map column is filtered with its rows,
+//! the attribute table must be filtered by parent and its parent ids
+//! renumbered). Results are checked equal across layouts before timing.
 //!
 //! Run: `cargo bench -p weir-benches --bench attributes`.
 
@@ -323,6 +325,44 @@ fn delete_table(table: &RecordBatch, key: &str) -> Result<RecordBatch, ArrowErro
     filter_record_batch(table, &keep)
 }
 
+/// The map column of the spans `keep` selects.
+fn filter_map(map: &MapArray, keep: &BooleanArray) -> Result<MapArray, ArrowError> {
+    Ok(filter(map, keep)?.as_map().clone())
+}
+
+/// The attribute rows of the spans `keep` selects, parent ids renumbered to
+/// the filtered spans table.
+fn filter_table(table: &RecordBatch, keep: &BooleanArray) -> Result<RecordBatch, ArrowError> {
+    let mut new_ids = Vec::with_capacity(keep.len());
+    let mut next = 0u16;
+    for kept in keep.values() {
+        new_ids.push(next);
+        next += u16::from(kept);
+    }
+    let parents = table.column(0).as_primitive::<UInt16Type>();
+    let rows: BooleanArray = parents
+        .values()
+        .iter()
+        .map(|p| Some(keep.value(usize::from(*p))))
+        .collect();
+    let kept = filter_record_batch(table, &rows)?;
+    let renumbered: UInt16Array = kept
+        .column(0)
+        .as_primitive::<UInt16Type>()
+        .values()
+        .iter()
+        .map(|p| new_ids[usize::from(*p)])
+        .collect();
+    let mut columns = kept.columns().to_vec();
+    columns[0] = Arc::new(renumbered);
+    RecordBatch::try_new(kept.schema(), columns)
+}
+
+/// Every other span.
+fn every_other() -> BooleanArray {
+    (0..SPANS).map(|i| Some(i % 2 == 0)).collect()
+}
+
 // ---- the benchmark ----
 
 /// Runs each operation once on every layout and checks they agree.
@@ -334,8 +374,19 @@ fn check(map: &MapArray, tables: &[&RecordBatch]) -> Result<(), ArrowError> {
     let deleted = delete_map(map, DELETE)?;
     assert_eq!(deleted.entries().len(), map.entries().len() - SPANS);
     assert_eq!(lookup_map(&deleted, DELETE).null_count(), SPANS);
+    let keep = every_other();
+    let filtered = lookup_map(&filter_map(map, &keep)?, LOOKUP);
+    assert_eq!(filtered.len(), SPANS / 2);
+    assert_eq!(
+        &filter(&expected, &keep)?.as_string::<i32>().clone(),
+        &filtered
+    );
     for table in tables {
         assert_eq!(lookup_table(table, LOOKUP, SPANS), expected);
+        assert_eq!(
+            lookup_table(&filter_table(table, &keep)?, LOOKUP, SPANS / 2),
+            filtered
+        );
         assert_eq!(
             lookup_table(&redact_table(table, REDACT)?, REDACT, SPANS),
             redacted
@@ -401,6 +452,16 @@ fn attributes(c: &mut Criterion) {
     });
     group.bench_function("delete/table dict", |b| {
         b.iter(|| delete_table(black_box(&dict), DELETE))
+    });
+    let keep = every_other();
+    group.bench_function("filter/map", |b| {
+        b.iter(|| filter_map(black_box(&map), &keep))
+    });
+    group.bench_function("filter/table", |b| {
+        b.iter(|| filter_table(black_box(&table), &keep))
+    });
+    group.bench_function("filter/table dict", |b| {
+        b.iter(|| filter_table(black_box(&dict), &keep))
     });
     group.finish();
 }

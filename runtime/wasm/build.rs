@@ -45,7 +45,14 @@ fn main() {
     let mut cmd = Command::new(&cargo);
     let _ = cmd
         .current_dir(&plugins)
-        .args(["build", "--release", "--workspace", "--locked", "--target", TARGET])
+        .args([
+            "build",
+            "--release",
+            "--workspace",
+            "--locked",
+            "--target",
+            TARGET,
+        ])
         .arg("--manifest-path")
         .arg(plugins.join("Cargo.toml"))
         .arg("--target-dir")
@@ -68,7 +75,9 @@ fn main() {
     }
     let output = match cmd.output() {
         Ok(o) => o,
-        Err(e) => fail(&format!("could not run `{cargo}` to build the WASM plugins: {e}")),
+        Err(e) => fail(&format!(
+            "could not run `{cargo}` to build the WASM plugins: {e}"
+        )),
     };
     if !output.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&output.stderr));
@@ -84,9 +93,15 @@ fn main() {
     for (name, krate) in BUILTINS {
         let path = out.join(format!("{krate}.wasm"));
         if !path.is_file() {
-            fail(&format!("the plugin build did not produce {}", path.display()));
+            fail(&format!(
+                "the plugin build did not produce {}",
+                path.display()
+            ));
         }
-        println!("cargo:rustc-env=WEIR_WASM_BUILTIN_{name}={}", path.display());
+        println!(
+            "cargo:rustc-env=WEIR_WASM_BUILTIN_{name}={}",
+            path.display()
+        );
     }
 }
 
@@ -101,7 +116,9 @@ fn plugin_target_dir() -> PathBuf {
         let dir = if dir.is_absolute() {
             dir
         } else {
-            PathBuf::from(env("CARGO_MANIFEST_DIR")).join("../..").join(dir)
+            PathBuf::from(env("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(dir)
         };
         return dir.join("wasm-plugins");
     }
@@ -144,9 +161,7 @@ fn target_installed() -> bool {
     }
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     std::fs::read_dir(dir).is_ok_and(|mut d| {
-        d.any(|e| {
-            e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
-        })
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
     })
 }
 

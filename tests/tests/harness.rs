@@ -3,7 +3,7 @@
 //! changed field while ignoring regrouping.
 
 use std::io::Read as _;
-use std::time::Duration;
+use std::sync::OnceLock;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
@@ -13,22 +13,48 @@ use weir_tests::process::{metric_value, parse_table};
 use weir_tests::raw::{crc32_of_zeros, gzip_bomb};
 use weir_tests::{Logs, Metrics, Protocol, SendPlan, Sent, Sink, Traces, assert_same};
 
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Sends with the Python SDK straight to the sink (gRPC, gzip).
-async fn send_to_sink() -> (Sent, Sink) {
-    let sink = Sink::start().await;
-    let sent = SendPlan::new(Protocol::Grpc, sink.addr())
-        .gzip()
-        .spans(40)
-        .run()
-        .await;
-    (sent, sink)
+/// What the Python SDK sent straight to a sink (gRPC, gzip), and what the
+/// sink received. Sent once per test process: the tests below share it.
+struct Recorded {
+    sent: Sent,
+    traces: Vec<<Traces as OtlpSignal>::Request>,
+    metrics: Vec<<Metrics as OtlpSignal>::Request>,
+    logs: Vec<<Logs as OtlpSignal>::Request>,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_recording_equals_what_a_server_receives() {
-    let (sent, sink) = send_to_sink().await;
+fn recorded() -> &'static Recorded {
+    static RECORDED: OnceLock<Recorded> = OnceLock::new();
+    RECORDED.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        rt.block_on(async {
+            let sink = Sink::start().await;
+            let sent = SendPlan::new(Protocol::Grpc, sink.addr())
+                .gzip()
+                .spans(40)
+                .run()
+                .await;
+            Recorded {
+                traces: sink.received::<Traces>(),
+                metrics: sink.received::<Metrics>(),
+                logs: sink.received::<Logs>(),
+                sent,
+            }
+        })
+    })
+}
+
+#[test]
+fn python_sdk_recording_equals_what_a_server_receives() {
+    let Recorded {
+        sent,
+        traces,
+        metrics,
+        logs,
+    } = recorded();
     assert_eq!(sent.spans(), 84);
     assert!(sent.points() > 20, "too few data points: {}", sent.points());
     assert!(
@@ -36,25 +62,32 @@ async fn python_sdk_recording_equals_what_a_server_receives() {
         "too few log records: {}",
         sent.log_records()
     );
-    // The sink got the requests synchronously: each export was acknowledged.
-    assert_eq!(
-        sink.received::<Traces>(),
-        sent.traces,
+    // Every request was acknowledged before send.py recorded it, so the
+    // sink already holds the same requests, byte for byte (in an order that
+    // depends on the SDK's export threads).
+    fn sorted<M: prost::Message>(requests: &[M]) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = requests.iter().map(M::encode_to_vec).collect();
+        v.sort();
+        v
+    }
+    assert!(
+        sorted(traces) == sorted(&sent.traces),
         "trace requests differ"
     );
-    assert_eq!(
-        sink.received::<Metrics>(),
-        sent.metrics,
+    assert!(
+        sorted(metrics) == sorted(&sent.metrics),
         "metric requests differ"
     );
-    assert_eq!(sink.received::<Logs>(), sent.logs, "log requests differ");
-    assert_same::<Traces>(&sent.traces, &sink.wait_items::<Traces>(84, WAIT).await);
+    assert!(sorted(logs) == sorted(&sent.logs), "log requests differ");
+    assert_same::<Traces>(&sent.traces, traces);
+    assert_same::<Metrics>(&sent.metrics, metrics);
+    assert_same::<Logs>(&sent.logs, logs);
 }
 
 /// Every metric data type the SDK exports is present.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_sdk_sends_every_metric_type_and_exemplars() {
-    let (sent, _sink) = send_to_sink().await;
+#[test]
+fn python_sdk_sends_every_metric_type_and_exemplars() {
+    let sent = &recorded().sent;
     let metrics: Vec<_> = sent
         .metrics
         .iter()
@@ -112,9 +145,9 @@ fn assert_detects<S: OtlpSignal>(
     assert!(err.contains("were not received"), "{what}: {err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn comparison_catches_any_changed_field_and_ignores_regrouping() {
-    let (sent, _sink) = send_to_sink().await;
+#[test]
+fn comparison_catches_any_changed_field_and_ignores_regrouping() {
+    let sent = &recorded().sent;
 
     // Regrouping: one request per item, in reverse order, compares equal.
     let mut regrouped: Vec<_> = sent.traces.iter().flat_map(Traces::flatten).collect();

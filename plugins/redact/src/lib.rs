@@ -139,7 +139,9 @@ impl Rule {
                 other => {
                     return Err(invalid(
                         name,
-                        format!("unknown scope {other:?} (expected record, resource, scope or all)"),
+                        format!(
+                            "unknown scope {other:?} (expected record, resource, scope or all)"
+                        ),
                     ));
                 }
             };
@@ -273,7 +275,10 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("http.request.header.*", "http.request.header.authorization"));
+        assert!(glob_match(
+            "http.request.header.*",
+            "http.request.header.authorization"
+        ));
         assert!(glob_match("*.password", "db.password"));
         assert!(glob_match("*token*", "x.token.y"));
         assert!(glob_match("a*b*c", "abc"));

@@ -38,7 +38,10 @@ pub fn render(diags: &Diagnostics) -> String {
 
 fn read_pipeline(file: Option<&Path>) -> Result<(String, String), String> {
     match file {
-        None => Ok(("<default pipeline>".to_string(), DEFAULT_PIPELINE.to_string())),
+        None => Ok((
+            "<default pipeline>".to_string(),
+            DEFAULT_PIPELINE.to_string(),
+        )),
         Some(path) => std::fs::read_to_string(path)
             .map(|text| (path.display().to_string(), text))
             .map_err(|e| format!("cannot read {}: {e}", path.display())),
@@ -68,7 +71,11 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
             },
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// `weir components`
@@ -120,7 +127,11 @@ pub fn run(args: RunArgs, log_format: LogFormat) -> ExitCode {
     rt.block_on(run_pipeline(name, validated, base_dir))
 }
 
-async fn run_pipeline(name: String, validated: graph::ValidatedPipeline, base_dir: PathBuf) -> ExitCode {
+async fn run_pipeline(
+    name: String,
+    validated: graph::ValidatedPipeline,
+    base_dir: PathBuf,
+) -> ExitCode {
     let settings = validated.pipeline.settings.clone();
     let mut running = match graph::start(validated, base_dir) {
         Ok(r) => r,
@@ -213,7 +224,10 @@ async fn shutdown_signal() -> &'static str {
 
 /// `weir query SQL`
 pub fn query(args: QueryArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -17,7 +17,10 @@ fn diagnostics_match_golden_files() {
         .filter(|p| p.extension().is_some_and(|x| x == "kdl"))
         .collect();
     files.sort();
-    assert!(files.len() >= 8, "expected the golden pipelines, found {files:?}");
+    assert!(
+        files.len() >= 8,
+        "expected the golden pipelines, found {files:?}"
+    );
     let mut failures = Vec::new();
     for kdl in files {
         let name = kdl.file_name().expect("name").to_string_lossy().to_string();
@@ -29,20 +32,32 @@ fn diagnostics_match_golden_files() {
             .env_remove("RUST_LOG")
             .output()
             .expect("run weir validate");
-        assert_eq!(out.status.code(), Some(1), "{name} should be invalid; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name} should be invalid; stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         let expected_path = kdl.with_extension("stderr");
         if bless {
             std::fs::write(&expected_path, &stderr).expect("write golden");
             continue;
         }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("{} missing: run with WEIR_BLESS=1", expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!("{} missing: run with WEIR_BLESS=1", expected_path.display())
+        });
         if expected != stderr {
-            failures.push(format!("--- {name}: expected\n{expected}\n--- got\n{stderr}"));
+            failures.push(format!(
+                "--- {name}: expected\n{expected}\n--- got\n{stderr}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "golden mismatches (WEIR_BLESS=1 to accept):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches (WEIR_BLESS=1 to accept):\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -93,6 +108,9 @@ fn port_in_use_is_a_diagnostic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
     assert!(stderr.contains("weir::config::build"), "stderr:\n{stderr}");
-    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")),
+        "stderr:\n{stderr}"
+    );
     assert!(stderr.contains("p.kdl:3:"), "points at line 3: {stderr}");
 }

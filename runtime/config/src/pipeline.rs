@@ -159,9 +159,15 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
         Ok(doc) => doc,
         Err(e) => {
             for d in e.diagnostics {
-                let message = d.message.clone().unwrap_or_else(|| "invalid KDL".to_string());
-                let mut err = ConfigError::new(ErrorCode::Syntax, format!("syntax error: {message}"))
-                    .at(d.span, d.label.clone().unwrap_or_else(|| "here".to_string()));
+                let message = d
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "invalid KDL".to_string());
+                let mut err =
+                    ConfigError::new(ErrorCode::Syntax, format!("syntax error: {message}")).at(
+                        d.span,
+                        d.label.clone().unwrap_or_else(|| "here".to_string()),
+                    );
                 if let Some(help) = d.help.clone() {
                     err = err.help(help);
                 }
@@ -199,11 +205,14 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
                     .into_iter()
                     .min_by_key(|k| edit_distance(k, other))
                     .filter(|k| edit_distance(k, other) <= 3);
-                let mut err = ConfigError::new(ErrorCode::UnknownNode, format!("unknown node `{other}`"))
-                    .at(node.name().span(), "not a pipeline node");
+                let mut err =
+                    ConfigError::new(ErrorCode::UnknownNode, format!("unknown node `{other}`"))
+                        .at(node.name().span(), "not a pipeline node");
                 err = match suggestion {
                     Some(s) => err.help(format!("did you mean `{s}`?")),
-                    None => err.help("top-level nodes are receiver, processor, exporter and settings"),
+                    None => {
+                        err.help("top-level nodes are receiver, processor, exporter and settings")
+                    }
                 };
                 errors.push(err);
                 continue;
@@ -212,12 +221,15 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
         if let Some(decl) = read_node(node, kind, &mut errors) {
             if let Some(prev) = nodes.iter().find(|n| n.id.value == decl.id.value) {
                 errors.push(
-                    ConfigError::new(ErrorCode::Duplicate, format!("two nodes are called {:?}", decl.id.value))
-                        .at(decl.id.span, "this name is taken")
-                        .help(format!(
-                            "the {} declared first has it; node names must be unique",
-                            prev.kind.as_str()
-                        )),
+                    ConfigError::new(
+                        ErrorCode::Duplicate,
+                        format!("two nodes are called {:?}", decl.id.value),
+                    )
+                    .at(decl.id.span, "this name is taken")
+                    .help(format!(
+                        "the {} declared first has it; node names must be unique",
+                        prev.kind.as_str()
+                    )),
                 );
                 continue;
             }
@@ -246,10 +258,18 @@ fn read_settings(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Settings {
         } else if let Some(text) = v.as_string() {
             match text.parse::<SocketAddr>() {
                 Ok(a) => s.admin = Some(Spanned::new(a, span)),
-                Err(_) => r.invalid(span, "expected host:port", "write an address like \"127.0.0.1:8888\", or #false to turn the endpoint off"),
+                Err(_) => r.invalid(
+                    span,
+                    "expected host:port",
+                    "write an address like \"127.0.0.1:8888\", or #false to turn the endpoint off",
+                ),
             }
         } else {
-            r.invalid(span, "expected host:port or #false", "write an address like \"127.0.0.1:8888\"");
+            r.invalid(
+                span,
+                "expected host:port or #false",
+                "write an address like \"127.0.0.1:8888\"",
+            );
         }
     }
     if let Some(d) = r.duration("shutdown-timeout") {
@@ -266,16 +286,23 @@ fn read_settings(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Settings {
 }
 
 fn read_node(node: &KdlNode, kind: NodeKind, errors: &mut Vec<ConfigError>) -> Option<NodeDecl> {
-    let args: Vec<_> = node.entries().iter().filter(|e| e.name().is_none()).collect();
+    let args: Vec<_> = node
+        .entries()
+        .iter()
+        .filter(|e| e.name().is_none())
+        .collect();
     let word = kind.as_str();
     let id = match args.first() {
         Some(e) => match e.value().as_string() {
             Some(s) if !s.is_empty() => Spanned::new(s.to_string(), e.span()),
             _ => {
                 errors.push(
-                    ConfigError::new(ErrorCode::InvalidValue, format!("a {word} name must be a non-empty string"))
-                        .at(e.span(), "expected a name")
-                        .help(format!("write it as `{word} \"name\" type=\"...\"`")),
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        format!("a {word} name must be a non-empty string"),
+                    )
+                    .at(e.span(), "expected a name")
+                    .help(format!("write it as `{word} \"name\" type=\"...\"`")),
                 );
                 return None;
             }
@@ -291,9 +318,12 @@ fn read_node(node: &KdlNode, kind: NodeKind, errors: &mut Vec<ConfigError>) -> O
     };
     for extra in args.iter().skip(1) {
         errors.push(
-            ConfigError::new(ErrorCode::InvalidValue, format!("{word} {:?} has more than one name", id.value))
-                .at(extra.span(), "unexpected argument")
-                .help(format!("write it as `{word} \"name\" type=\"...\"`")),
+            ConfigError::new(
+                ErrorCode::InvalidValue,
+                format!("{word} {:?} has more than one name", id.value),
+            )
+            .at(extra.span(), "unexpected argument")
+            .help(format!("write it as `{word} \"name\" type=\"...\"`")),
         );
     }
     let type_name = match node.entry("type") {
@@ -309,9 +339,12 @@ fn read_node(node: &KdlNode, kind: NodeKind, errors: &mut Vec<ConfigError>) -> O
         },
         None => {
             errors.push(
-                ConfigError::new(ErrorCode::Missing, format!("{word} {:?} has no type", id.value))
-                    .at(id.span, "`type=` is missing")
-                    .help(format!("write it as `{word} {:?} type=\"...\"`", id.value)),
+                ConfigError::new(
+                    ErrorCode::Missing,
+                    format!("{word} {:?} has no type", id.value),
+                )
+                .at(id.span, "`type=` is missing")
+                .help(format!("write it as `{word} {:?} type=\"...\"`", id.value)),
             );
             return None;
         }
@@ -346,18 +379,24 @@ fn check_graph(nodes: &[NodeDecl], errors: &mut Vec<ConfigError>) {
             NodeKind::Receiver => {
                 if let Some(f) = n.from.first() {
                     errors.push(
-                        ConfigError::new(ErrorCode::InvalidValue, format!("receiver {:?} cannot have `from`", n.id.value))
-                            .at(f.span, "receivers take no input")
-                            .help("receivers bring data in; use a processor to combine streams"),
+                        ConfigError::new(
+                            ErrorCode::InvalidValue,
+                            format!("receiver {:?} cannot have `from`", n.id.value),
+                        )
+                        .at(f.span, "receivers take no input")
+                        .help("receivers bring data in; use a processor to combine streams"),
                     );
                 }
             }
             NodeKind::Processor | NodeKind::Exporter => {
                 if n.from.is_empty() {
                     errors.push(
-                        ConfigError::new(ErrorCode::Unconnected, format!("{} has no input", n.context()))
-                            .at(n.id.span, "nothing feeds this node")
-                            .help("add `from \"<receiver or processor>\"` to its block"),
+                        ConfigError::new(
+                            ErrorCode::Unconnected,
+                            format!("{} has no input", n.context()),
+                        )
+                        .at(n.id.span, "nothing feeds this node")
+                        .help("add `from \"<receiver or processor>\"` to its block"),
                     );
                 }
                 for f in &n.from {
@@ -369,7 +408,11 @@ fn check_graph(nodes: &[NodeDecl], errors: &mut Vec<ConfigError>) {
                                 .filter(|k| edit_distance(k, &f.value) <= 3);
                             let mut err = ConfigError::new(
                                 ErrorCode::UnknownSource,
-                                format!("{} reads from {:?}, which is not a node", n.context(), f.value),
+                                format!(
+                                    "{} reads from {:?}, which is not a node",
+                                    n.context(),
+                                    f.value
+                                ),
                             )
                             .at(f.span, "no node has this name");
                             if let Some(s) = suggestion {
@@ -386,8 +429,11 @@ fn check_graph(nodes: &[NodeDecl], errors: &mut Vec<ConfigError>) {
                             .help("read from the receiver or processor that feeds the exporter"),
                         ),
                         Some(_) if f.value == n.id.value => errors.push(
-                            ConfigError::new(ErrorCode::Cycle, format!("{} reads from itself", n.context()))
-                                .at(f.span, "a node cannot feed itself"),
+                            ConfigError::new(
+                                ErrorCode::Cycle,
+                                format!("{} reads from itself", n.context()),
+                            )
+                            .at(f.span, "a node cannot feed itself"),
                         ),
                         Some(_) => {}
                     }
@@ -408,9 +454,12 @@ fn check_graph(nodes: &[NodeDecl], errors: &mut Vec<ConfigError>) {
             Some(1) => {
                 if let Some(n) = by_id.get(id) {
                     errors.push(
-                        ConfigError::new(ErrorCode::Cycle, format!("the pipeline has a cycle through {}", n.context()))
-                            .at(n.id.span, "this node is part of a cycle")
-                            .help("data must flow from receivers to exporters without coming back"),
+                        ConfigError::new(
+                            ErrorCode::Cycle,
+                            format!("the pipeline has a cycle through {}", n.context()),
+                        )
+                        .at(n.id.span, "this node is part of a cycle")
+                        .help("data must flow from receivers to exporters without coming back"),
                     );
                 }
                 return;

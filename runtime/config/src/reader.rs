@@ -27,7 +27,11 @@ pub struct NodeReader<'a> {
 impl<'a> NodeReader<'a> {
     /// A reader over `node`; errors go to `errors`. `context` names the node in
     /// messages (`exporter "store"`).
-    pub fn new(node: &'a KdlNode, errors: &'a mut Vec<ConfigError>, context: impl Into<String>) -> Self {
+    pub fn new(
+        node: &'a KdlNode,
+        errors: &'a mut Vec<ConfigError>,
+        context: impl Into<String>,
+    ) -> Self {
         NodeReader {
             node,
             errors,
@@ -55,9 +59,12 @@ impl<'a> NodeReader<'a> {
     pub fn invalid(&mut self, span: SourceSpan, label: impl Into<String>, help: impl Into<String>) {
         let label = label.into();
         self.errors.push(
-            ConfigError::new(ErrorCode::InvalidValue, format!("invalid value in {}: {label}", self.context))
-                .at(span, label)
-                .help(help),
+            ConfigError::new(
+                ErrorCode::InvalidValue,
+                format!("invalid value in {}: {label}", self.context),
+            )
+            .at(span, label)
+            .help(help),
         );
     }
 
@@ -96,12 +103,19 @@ impl<'a> NodeReader<'a> {
         if let Some(dup) = found.get(1) {
             let ctx = self.context.clone();
             self.errors.push(
-                ConfigError::new(ErrorCode::Duplicate, format!("`{key}` is set twice in {ctx}"))
-                    .at(dup.name().span(), "set again here")
-                    .help(format!("keep one `{key}`")),
+                ConfigError::new(
+                    ErrorCode::Duplicate,
+                    format!("`{key}` is set twice in {ctx}"),
+                )
+                .at(dup.name().span(), "set again here")
+                .help(format!("keep one `{key}`")),
             );
         }
-        let args: Vec<&KdlEntry> = first.entries().iter().filter(|e| e.name().is_none()).collect();
+        let args: Vec<&KdlEntry> = first
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_none())
+            .collect();
         match args.as_slice() {
             [one] => Some((one.value(), one.span())),
             [] => {
@@ -116,9 +130,12 @@ impl<'a> NodeReader<'a> {
             [_, extra, ..] => {
                 let ctx = self.context.clone();
                 self.errors.push(
-                    ConfigError::new(ErrorCode::InvalidValue, format!("`{key}` in {ctx} takes one value"))
-                        .at(extra.span(), "unexpected extra value")
-                        .help(format!("write it as `{key} <value>`")),
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        format!("`{key}` in {ctx} takes one value"),
+                    )
+                    .at(extra.span(), "unexpected extra value")
+                    .help(format!("write it as `{key} <value>`")),
                 );
                 Some((args[0].value(), args[0].span()))
             }
@@ -188,8 +205,14 @@ impl<'a> NodeReader<'a> {
             _ => {
                 let ctx = self.context.clone();
                 self.errors.push(
-                    ConfigError::new(ErrorCode::InvalidValue, format!("`{key}` in {ctx} is out of range"))
-                        .at(span, format!("expected {} to {}", range.start(), range.end())),
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        format!("`{key}` in {ctx} is out of range"),
+                    )
+                    .at(
+                        span,
+                        format!("expected {} to {}", range.start(), range.end()),
+                    ),
                 );
                 None
             }
@@ -236,14 +259,19 @@ impl<'a> NodeReader<'a> {
                 Err(e) => {
                     let ctx = self.context.clone();
                     self.errors.push(
-                        ConfigError::new(ErrorCode::InvalidValue, format!("`{key}` in {ctx} is not a duration"))
-                            .at(span, format!("not a duration ({e})"))
-                            .help("write a duration like \"200ms\", \"5s\" or \"1m\""),
+                        ConfigError::new(
+                            ErrorCode::InvalidValue,
+                            format!("`{key}` in {ctx} is not a duration"),
+                        )
+                        .at(span, format!("not a duration ({e})"))
+                        .help("write a duration like \"200ms\", \"5s\" or \"1m\""),
                     );
                     None
                 }
             },
-            KdlValue::Integer(ms) if *ms >= 0 => Some(Duration::from_millis(u64::try_from(*ms).unwrap_or(u64::MAX))),
+            KdlValue::Integer(ms) if *ms >= 0 => Some(Duration::from_millis(
+                u64::try_from(*ms).unwrap_or(u64::MAX),
+            )),
             _ => {
                 self.wrong_type(key, span, "a duration such as \"5s\"");
                 None
@@ -255,15 +283,20 @@ impl<'a> NodeReader<'a> {
     pub fn byte_size(&mut self, key: &str) -> Option<ByteSize> {
         let (v, span) = self.value(key)?;
         match v {
-            KdlValue::Integer(n) if *n >= 0 => Some(ByteSize(u64::try_from(*n).unwrap_or(u64::MAX))),
+            KdlValue::Integer(n) if *n >= 0 => {
+                Some(ByteSize(u64::try_from(*n).unwrap_or(u64::MAX)))
+            }
             KdlValue::String(s) => match ByteSize::parse(s) {
                 Ok(b) => Some(b),
                 Err(msg) => {
                     let ctx = self.context.clone();
                     self.errors.push(
-                        ConfigError::new(ErrorCode::InvalidValue, format!("`{key}` in {ctx} is not a size"))
-                            .at(span, msg)
-                            .help("write a size like \"4MiB\" or 65536"),
+                        ConfigError::new(
+                            ErrorCode::InvalidValue,
+                            format!("`{key}` in {ctx} is not a size"),
+                        )
+                        .at(span, msg)
+                        .help("write a size like \"4MiB\" or 65536"),
                     );
                     None
                 }
@@ -283,9 +316,12 @@ impl<'a> NodeReader<'a> {
             Err(_) => {
                 let ctx = self.context.clone();
                 self.errors.push(
-                    ConfigError::new(ErrorCode::InvalidValue, format!("`{key}` in {ctx} is not a socket address"))
-                        .at(s.span, "expected host:port")
-                        .help("write an IP address and a port, like \"127.0.0.1:4317\""),
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        format!("`{key}` in {ctx} is not a socket address"),
+                    )
+                    .at(s.span, "expected host:port")
+                    .help("write an IP address and a port, like \"127.0.0.1:4317\""),
                 );
                 None
             }
@@ -300,8 +336,11 @@ impl<'a> NodeReader<'a> {
         } else {
             let ctx = self.context.clone();
             self.errors.push(
-                ConfigError::new(ErrorCode::InvalidValue, format!("`{key}` in {ctx} has an unknown value {:?}", s.value))
-                    .at(s.span, format!("expected one of: {}", choices.join(", "))),
+                ConfigError::new(
+                    ErrorCode::InvalidValue,
+                    format!("`{key}` in {ctx} has an unknown value {:?}", s.value),
+                )
+                .at(s.span, format!("expected one of: {}", choices.join(", "))),
             );
             None
         }
@@ -387,7 +426,12 @@ impl<'a> NodeReader<'a> {
                 Some(s) => err.help(format!("did you mean `{s}`?")),
                 None if !known.is_empty() => err.help(format!(
                     "known properties: {}",
-                    known.iter().filter(|k| *k != "type").cloned().collect::<Vec<_>>().join(", ")
+                    known
+                        .iter()
+                        .filter(|k| *k != "type")
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
                 None => err,
             };

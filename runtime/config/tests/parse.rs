@@ -24,10 +24,16 @@ fn parses_nodes_edges_and_settings() {
     )
     .expect("valid");
     assert_eq!(p.nodes.len(), 5);
-    assert_eq!(p.settings.shutdown_timeout, std::time::Duration::from_secs(3));
+    assert_eq!(
+        p.settings.shutdown_timeout,
+        std::time::Duration::from_secs(3)
+    );
     assert_eq!(p.settings.channel_capacity, 8);
     assert_eq!(p.settings.threads, 1);
-    assert_eq!(p.settings.admin.as_ref().map(|a| a.value.port()), Some(9999));
+    assert_eq!(
+        p.settings.admin.as_ref().map(|a| a.value.port()),
+        Some(9999)
+    );
     let batch = p.node("batch").expect("batch");
     assert_eq!(batch.kind, NodeKind::Processor);
     let from: Vec<_> = batch.from.iter().map(|f| f.value.as_str()).collect();
@@ -94,7 +100,11 @@ fn finds_cycles() {
 fn syntax_errors_have_spans() {
     let err = parse("t.kdl", "receiver \"a\" type=\"otlp\" {\n grpc \"x\n}").expect_err("invalid");
     assert!(!err.errors.is_empty());
-    assert!(err.errors.iter().all(|e| e.code == ErrorCode::Syntax && e.span.is_some()));
+    assert!(
+        err.errors
+            .iter()
+            .all(|e| e.code == ErrorCode::Syntax && e.span.is_some())
+    );
 }
 
 #[test]
@@ -127,7 +137,14 @@ fn reader_collects_typed_errors_and_unknown_properties() {
         r.finish();
     }
     let codes: Vec<_> = errors.iter().map(|e| e.code).collect();
-    assert_eq!(codes.iter().filter(|c| **c == ErrorCode::InvalidValue).count(), 6, "{errors:#?}");
+    assert_eq!(
+        codes
+            .iter()
+            .filter(|c| **c == ErrorCode::InvalidValue)
+            .count(),
+        6,
+        "{errors:#?}"
+    );
     assert!(codes.contains(&ErrorCode::Missing));
     let unknown = errors
         .iter()
@@ -159,7 +176,10 @@ fn reader_reads_values() {
         let mut r = decl.reader(&mut errors);
         assert_eq!(r.u64("n"), Some(5));
         assert_eq!(r.duration("d"), Some(std::time::Duration::from_secs(90)));
-        assert_eq!(r.duration("ms"), Some(std::time::Duration::from_millis(250)));
+        assert_eq!(
+            r.duration("ms"),
+            Some(std::time::Duration::from_millis(250))
+        );
         assert_eq!(r.byte_size("s").map(|b| b.0), Some(16 << 20));
         assert_eq!(r.socket_addr("addr").map(|a| a.value.port()), Some(4317));
         assert_eq!(r.bool("short"), Some(true));

@@ -28,10 +28,12 @@ pub async fn serve(
     metrics: MetricsRegistry,
     ready: Readiness,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), EngineError> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| EngineError::Io {
-        what: format!("cannot bind the admin endpoint to {addr}"),
-        source,
-    })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| EngineError::Io {
+            what: format!("cannot bind the admin endpoint to {addr}"),
+            source,
+        })?;
     let local = listener.local_addr().map_err(|source| EngineError::Io {
         what: "admin endpoint address".to_string(),
         source,
@@ -51,7 +53,10 @@ pub async fn serve(
 
 async fn metrics_handler(State(s): State<AdminState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.metrics.render(),
     )
 }

@@ -86,11 +86,7 @@ impl Output {
         let n = self.senders.len();
         let mut msg = Some(msg);
         for (i, tx) in self.senders.iter().enumerate() {
-            let m = if i + 1 == n {
-                msg.take()
-            } else {
-                msg.clone()
-            };
+            let m = if i + 1 == n { msg.take() } else { msg.clone() };
             let Some(m) = m else { break };
             tx.send(m).await.map_err(|e| SendError::Closed(e.0))?;
         }
@@ -113,11 +109,7 @@ impl Output {
         let n = self.senders.len();
         let mut msg = Some(msg);
         for (i, tx) in self.senders.iter().enumerate() {
-            let m = if i + 1 == n {
-                msg.take()
-            } else {
-                msg.clone()
-            };
+            let m = if i + 1 == n { msg.take() } else { msg.clone() };
             let Some(m) = m else { break };
             let permit = match tokio::time::timeout(wait, tx.reserve()).await {
                 Ok(Ok(p)) => p,

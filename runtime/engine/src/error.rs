@@ -24,7 +24,10 @@ pub enum NodeError {
 
 impl NodeError {
     /// An external failure with context.
-    pub fn external(what: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn external(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         NodeError::External {
             what: what.into(),
             source: source.into(),

@@ -42,7 +42,10 @@ impl std::fmt::Debug for ValidatedPipeline {
 ///
 /// # Errors
 /// Every problem of every node (unknown types, bad properties) at once.
-pub fn validate(pipeline: Pipeline, registry: &Registry) -> Result<ValidatedPipeline, weir_config::Diagnostics> {
+pub fn validate(
+    pipeline: Pipeline,
+    registry: &Registry,
+) -> Result<ValidatedPipeline, weir_config::Diagnostics> {
     validate_with(pipeline, Vec::new(), registry)
 }
 
@@ -70,18 +73,32 @@ pub fn validate_with(
             errors.push(
                 ConfigError::new(
                     ErrorCode::UnknownType,
-                    format!("unknown {} type {:?}", decl.kind.as_str(), decl.type_name.value),
+                    format!(
+                        "unknown {} type {:?}",
+                        decl.kind.as_str(),
+                        decl.type_name.value
+                    ),
                 )
                 .at(decl.type_name.span, "no component has this type")
-                .help(format!("{} types are: {}", decl.kind.as_str(), known.join(", "))),
+                .help(format!(
+                    "{} types are: {}",
+                    decl.kind.as_str(),
+                    known.join(", ")
+                )),
             );
             continue;
         };
         if decl.kind != NodeKind::Exporter && pipeline.consumers(&decl.id.value).next().is_none() {
             errors.push(
-                ConfigError::new(ErrorCode::Unconnected, format!("nothing reads from {}", decl.context()))
-                    .at(decl.id.span, "its output goes nowhere")
-                    .help(format!("add `from {:?}` to an exporter or processor", decl.id.value)),
+                ConfigError::new(
+                    ErrorCode::Unconnected,
+                    format!("nothing reads from {}", decl.context()),
+                )
+                .at(decl.id.span, "its output goes nowhere")
+                .help(format!(
+                    "add `from {:?}` to an exporter or processor",
+                    decl.id.value
+                )),
             );
         }
         let mut node_errors = Vec::new();
@@ -127,7 +144,10 @@ pub struct ShutdownReport {
 ///
 /// # Errors
 /// [`EngineError::Config`] with a diagnostic per node that could not be built.
-pub fn start(validated: ValidatedPipeline, base_dir: PathBuf) -> Result<RunningPipeline, EngineError> {
+pub fn start(
+    validated: ValidatedPipeline,
+    base_dir: PathBuf,
+) -> Result<RunningPipeline, EngineError> {
     let ValidatedPipeline { pipeline, builders } = validated;
     let metrics = MetricsRegistry::default();
     let capacity = pipeline.settings.channel_capacity;
@@ -151,7 +171,8 @@ pub fn start(validated: ValidatedPipeline, base_dir: PathBuf) -> Result<RunningP
     }
 
     // One input channel per processor and exporter.
-    let mut inputs: HashMap<&str, (mpsc::Sender<Message>, mpsc::Receiver<Message>)> = HashMap::new();
+    let mut inputs: HashMap<&str, (mpsc::Sender<Message>, mpsc::Receiver<Message>)> =
+        HashMap::new();
     for decl in &pipeline.nodes {
         if decl.kind != NodeKind::Receiver {
             let _ = inputs.insert(decl.id.value.as_str(), mpsc::channel(capacity));
@@ -193,7 +214,9 @@ pub fn start(validated: ValidatedPipeline, base_dir: PathBuf) -> Result<RunningP
                 let _ = receivers.spawn(async move { (id, r.run(ctx).await) });
             }
             Built::Processor(p) => {
-                let Some(rx) = receivers_of_inputs.remove(&id) else { continue };
+                let Some(rx) = receivers_of_inputs.remove(&id) else {
+                    continue;
+                };
                 let ctx = ProcessorContext {
                     id: id.clone(),
                     input: Input::new(rx, m.clone()),
@@ -203,7 +226,9 @@ pub fn start(validated: ValidatedPipeline, base_dir: PathBuf) -> Result<RunningP
                 let _ = downstream.spawn(async move { (id, p.run(ctx).await) });
             }
             Built::Exporter(e) => {
-                let Some(rx) = receivers_of_inputs.remove(&id) else { continue };
+                let Some(rx) = receivers_of_inputs.remove(&id) else {
+                    continue;
+                };
                 let ctx = ExporterContext {
                     id: id.clone(),
                     input: Input::new(rx, m.clone()),
@@ -273,10 +298,15 @@ impl RunningPipeline {
     }
 }
 
-fn flatten(r: Result<(String, Result<(), NodeError>), tokio::task::JoinError>) -> (String, Result<(), NodeError>) {
+fn flatten(
+    r: Result<(String, Result<(), NodeError>), tokio::task::JoinError>,
+) -> (String, Result<(), NodeError>) {
     match r {
         Ok(x) => x,
-        Err(e) => ("?".to_string(), Err(NodeError::Internal(format!("node task panicked: {e}")))),
+        Err(e) => (
+            "?".to_string(),
+            Err(NodeError::Internal(format!("node task panicked: {e}"))),
+        ),
     }
 }
 

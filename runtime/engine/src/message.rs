@@ -143,6 +143,9 @@ mod tests {
         copy.fail("backend down");
         drop(copy);
         drop(m);
-        assert_eq!(rx.try_recv().ok(), Some(Delivery::Failed("backend down".into())));
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(Delivery::Failed("backend down".into()))
+        );
     }
 }

@@ -147,14 +147,44 @@ impl MetricsRegistry {
         let nodes = self.nodes.read();
         let mut out = String::with_capacity(4096);
         let counters: [(&str, &str, fn(&NodeMetrics) -> u64); 8] = [
-            ("weir_node_batches_in_total", "Batches received by the node.", |m| m.batches_in.load(Relaxed)),
-            ("weir_node_items_in_total", "Items (spans, data points, log records) received by the node.", |m| m.items_in.load(Relaxed)),
-            ("weir_node_batches_out_total", "Batches sent on by the node.", |m| m.batches_out.load(Relaxed)),
-            ("weir_node_items_out_total", "Items sent on by the node.", |m| m.items_out.load(Relaxed)),
-            ("weir_node_items_dropped_total", "Items dropped by the node on purpose or lost.", |m| m.items_dropped.load(Relaxed)),
-            ("weir_node_items_refused_total", "Items refused to clients because the pipeline was full.", |m| m.items_refused.load(Relaxed)),
-            ("weir_node_items_failed_total", "Items an exporter could not deliver.", |m| m.items_failed.load(Relaxed)),
-            ("weir_node_errors_total", "Errors seen by the node.", |m| m.errors.load(Relaxed)),
+            (
+                "weir_node_batches_in_total",
+                "Batches received by the node.",
+                |m| m.batches_in.load(Relaxed),
+            ),
+            (
+                "weir_node_items_in_total",
+                "Items (spans, data points, log records) received by the node.",
+                |m| m.items_in.load(Relaxed),
+            ),
+            (
+                "weir_node_batches_out_total",
+                "Batches sent on by the node.",
+                |m| m.batches_out.load(Relaxed),
+            ),
+            (
+                "weir_node_items_out_total",
+                "Items sent on by the node.",
+                |m| m.items_out.load(Relaxed),
+            ),
+            (
+                "weir_node_items_dropped_total",
+                "Items dropped by the node on purpose or lost.",
+                |m| m.items_dropped.load(Relaxed),
+            ),
+            (
+                "weir_node_items_refused_total",
+                "Items refused to clients because the pipeline was full.",
+                |m| m.items_refused.load(Relaxed),
+            ),
+            (
+                "weir_node_items_failed_total",
+                "Items an exporter could not deliver.",
+                |m| m.items_failed.load(Relaxed),
+            ),
+            ("weir_node_errors_total", "Errors seen by the node.", |m| {
+                m.errors.load(Relaxed)
+            }),
         ];
         for (name, help, get) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -170,9 +200,17 @@ impl MetricsRegistry {
             }
         }
         let name = "weir_node_processing_seconds";
-        let _ = writeln!(out, "# HELP {name} Time a node spent on one batch.\n# TYPE {name} histogram");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time a node spent on one batch.\n# TYPE {name} histogram"
+        );
         for m in nodes.iter() {
-            let labels = format!("node=\"{}\",kind=\"{}\",type=\"{}\"", escape(&m.node), m.kind, escape(&m.type_name));
+            let labels = format!(
+                "node=\"{}\",kind=\"{}\",type=\"{}\"",
+                escape(&m.node),
+                m.kind,
+                escape(&m.type_name)
+            );
             let mut cum = 0;
             for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
                 cum += m.latency_buckets[i].load(Relaxed);
@@ -192,7 +230,9 @@ impl MetricsRegistry {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -207,8 +247,12 @@ mod tests {
         m.record_out(10);
         m.record_latency(Duration::from_micros(30));
         let text = r.render();
-        assert!(text.contains("weir_node_items_in_total{node=\"batch\",kind=\"processor\",type=\"batch\"} 10"));
+        assert!(text.contains(
+            "weir_node_items_in_total{node=\"batch\",kind=\"processor\",type=\"batch\"} 10"
+        ));
         assert!(text.contains("weir_node_processing_seconds_bucket{node=\"batch\",kind=\"processor\",type=\"batch\",le=\"0.00005\"} 1"));
-        assert!(text.contains("weir_node_processing_seconds_count{node=\"batch\",kind=\"processor\",type=\"batch\"} 1"));
+        assert!(text.contains(
+            "weir_node_processing_seconds_count{node=\"batch\",kind=\"processor\",type=\"batch\"} 1"
+        ));
     }
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use weir_config::{ConfigError, NodeKind, NodeReader};
+use weir_engine::NodeError;
 use weir_engine::graph;
 use weir_engine::message::{Ack, Delivery, Message};
 use weir_engine::node::{BoxFuture, Exporter, ExporterContext, Receiver, ReceiverContext};
 use weir_engine::registry::{BuildContext, Builder, Built, Component, Registry};
-use weir_engine::NodeError;
 use weir_pdata::{Batch, Signal};
 
 /// What the test exporter saw: (exporter name, batch) in arrival order.
@@ -157,7 +157,10 @@ async fn fan_in_fan_out_batching_acks_and_drain() {
 
     let seen = seen().lock().clone();
     let items = |name: &str| -> usize {
-        seen.iter().filter(|(n, _)| n == name).map(|(_, b)| b.items()).sum()
+        seen.iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, b)| b.items())
+            .sum()
     };
     assert_eq!(items("fast"), 50, "fan-in of both receivers, all drained");
     assert_eq!(items("slow"), 50, "the slow consumer gets everything too");
@@ -168,7 +171,10 @@ async fn fan_in_fan_out_batching_acks_and_drain() {
     assert!(fast.iter().all(|(_, b)| b.items() <= 17));
     // Fan-out shares the batch: the same bytes buffer, not a copy.
     for ((_, f), (_, s)) in fast.iter().zip(seen.iter().filter(|(n, _)| n == "slow")) {
-        let (fb, sb) = (f.otlp_bytes().expect("bytes"), s.otlp_bytes().expect("bytes"));
+        let (fb, sb) = (
+            f.otlp_bytes().expect("bytes"),
+            s.otlp_bytes().expect("bytes"),
+        );
         assert_eq!(fb.as_ptr(), sb.as_ptr(), "fan-out copied a batch");
     }
     // Acks: receiver a's data went through the failing exporter.

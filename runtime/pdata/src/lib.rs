@@ -188,11 +188,7 @@ impl Batch {
         if let Some(b) = self.0.otlp.get() {
             return Ok(b.clone());
         }
-        let tables = self
-            .0
-            .tables
-            .get()
-            .ok_or(PdataError::Empty)?;
+        let tables = self.0.tables.get().ok_or(PdataError::Empty)?;
         let bytes = otlp::encode(self.0.signal, tables)?;
         Ok(self.0.otlp.get_or_init(|| bytes).clone())
     }
@@ -253,6 +249,9 @@ impl Batch {
             .map(Batch::tables)
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&SignalTables> = tables.iter().map(|t| t.as_ref()).collect();
-        Ok(Batch::from_tables(signal, SignalTables::concat(signal, &refs)?))
+        Ok(Batch::from_tables(
+            signal,
+            SignalTables::concat(signal, &refs)?,
+        ))
     }
 }

@@ -12,6 +12,39 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use prost::Message as _;
 use weir_pdata::schema::{ValueType, any_value as col};
 
+/// A string column of any of Arrow's string layouts.
+#[derive(Clone, Copy)]
+pub enum Strings<'a> {
+    /// `Utf8`.
+    Utf8(&'a arrow::array::StringArray),
+    /// `LargeUtf8`.
+    Large(&'a arrow::array::LargeStringArray),
+    /// `Utf8View`.
+    View(&'a arrow::array::StringViewArray),
+}
+
+impl<'a> Strings<'a> {
+    /// `array` if it is a string column.
+    pub fn of(array: &'a dyn Array) -> Option<Self> {
+        if let Some(s) = array.as_string_opt::<i32>() {
+            Some(Strings::Utf8(s))
+        } else if let Some(s) = array.as_string_opt::<i64>() {
+            Some(Strings::Large(s))
+        } else {
+            array.as_string_view_opt().map(Strings::View)
+        }
+    }
+
+    /// Row `i`, or `None` when null.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Strings::Utf8(s) => s.is_valid(i).then(|| s.value(i)),
+            Strings::Large(s) => s.is_valid(i).then(|| s.value(i)),
+            Strings::View(s) => s.is_valid(i).then(|| s.value(i)),
+        }
+    }
+}
+
 /// Whether `values` looks like weir's `AnyValue` struct (has `type` and
 /// `str` children).
 pub fn is_any_value(values: &StructArray) -> bool {
@@ -42,10 +75,9 @@ impl<'a> AnyValueReader<'a> {
             return None;
         }
         match ValueType::from_u8(ty.value(i))? {
-            ValueType::Str => {
-                let s = v.column_by_name(col::STR)?.as_string_opt::<i32>()?;
-                s.is_valid(i).then(|| s.value(i).to_string())
-            }
+            ValueType::Str => Strings::of(v.column_by_name(col::STR)?.as_ref())?
+                .get(i)
+                .map(str::to_string),
             ValueType::Bool => {
                 let b = v.column_by_name(col::BOOL)?.as_boolean_opt()?;
                 b.is_valid(i).then(|| b.value(i).to_string())

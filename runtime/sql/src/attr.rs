@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray as _, MapArray, StringBuilder};
 use arrow::datatypes::DataType;
-use datafusion::common::{exec_err, plan_err};
+use datafusion::common::{ScalarValue, exec_err, plan_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use crate::any_value::{AnyValueReader, is_any_value};
+use crate::any_value::{AnyValueReader, Strings, is_any_value};
 
 /// The `attr` function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -68,12 +68,26 @@ impl ScalarUDFImpl for AttrFunction {
             return exec_err!("attr(map, key) takes two arguments");
         };
         let map = map.into_array(n)?;
-        let key = key.into_array(n)?;
-        let key = arrow::compute::cast(&key, &DataType::Utf8)?;
         let Some(map) = map.as_map_opt() else {
             return exec_err!("attr(map, key): the first argument is not a map");
         };
-        Ok(ColumnarValue::Array(lookup(map, key.as_string::<i32>())?))
+        // The usual call has a literal key: read it once.
+        let out = match key {
+            ColumnarValue::Scalar(s) => {
+                let s = s.cast_to(&DataType::Utf8)?;
+                let key = match &s {
+                    ScalarValue::Utf8(k) => k.as_deref(),
+                    _ => None,
+                };
+                lookup(map, |_| key)?
+            }
+            ColumnarValue::Array(a) => {
+                let a = arrow::compute::cast(&a, &DataType::Utf8)?;
+                let keys = a.as_string::<i32>();
+                lookup(map, |row| keys.is_valid(row).then(|| keys.value(row)))?
+            }
+        };
+        Ok(ColumnarValue::Array(out))
     }
 }
 
@@ -82,8 +96,9 @@ fn is_string(t: &DataType) -> bool {
         || matches!(t, DataType::Dictionary(_, v) if is_string(v))
 }
 
-fn lookup(map: &MapArray, keys: &arrow::array::StringArray) -> Result<ArrayRef> {
-    let Some(entry_keys) = map.keys().as_string_opt::<i32>() else {
+/// The string form of the value of `key_of(row)` in each row of `map`.
+fn lookup<'k>(map: &MapArray, key_of: impl Fn(usize) -> Option<&'k str>) -> Result<ArrayRef> {
+    let Some(entry_keys) = Strings::of(map.keys().as_ref()) else {
         return exec_err!("attr(map, key): the map's keys are not strings");
     };
     let values = map.values();
@@ -91,20 +106,22 @@ fn lookup(map: &MapArray, keys: &arrow::array::StringArray) -> Result<ArrayRef> 
         .as_struct_opt()
         .filter(|s| is_any_value(s))
         .map(AnyValueReader::new);
-    let plain = values.as_string_opt::<i32>();
+    let plain = Strings::of(values.as_ref());
     let offsets = map.value_offsets();
     let mut out = StringBuilder::with_capacity(map.len(), map.len() * 8);
     for row in 0..map.len() {
-        if map.is_null(row) || keys.is_null(row) {
-            out.append_null();
-            continue;
-        }
-        let key = keys.value(row);
+        let key = match key_of(row) {
+            Some(k) if map.is_valid(row) => k,
+            _ => {
+                out.append_null();
+                continue;
+            }
+        };
         let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-        let found = (start..end).find(|&i| entry_keys.is_valid(i) && entry_keys.value(i) == key);
+        let found = (start..end).find(|&i| entry_keys.get(i) == Some(key));
         let value = found.and_then(|i| match (&any, plain) {
             (Some(r), _) => r.string(i),
-            (None, Some(s)) => s.is_valid(i).then(|| s.value(i).to_string()),
+            (None, Some(s)) => s.get(i).map(str::to_string),
             (None, None) => None,
         });
         out.append_option(value);

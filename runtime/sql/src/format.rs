@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray as _, RecordBatch, StringBuilder, StructArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::any_value::{AnyValueReader, is_any_value};
+use crate::any_value::{AnyValueReader, Strings, is_any_value};
 
 /// Formats `batches` as a table (Arrow's pretty printer), with attribute
 /// columns shown as `{key: value, ...}`.
@@ -51,7 +51,7 @@ fn as_text(col: &ArrayRef) -> Option<ArrayRef> {
         return Some(Arc::new(out.finish()));
     }
     let map = col.as_map_opt()?;
-    let keys = map.keys().as_string_opt::<i32>()?;
+    let keys = Strings::of(map.keys().as_ref())?;
     let values: &StructArray = map.values().as_struct_opt().filter(|s| is_any_value(s))?;
     let r = AnyValueReader::new(values);
     let offsets = map.value_offsets();
@@ -63,7 +63,7 @@ fn as_text(col: &ArrayRef) -> Option<ArrayRef> {
         }
         let entries: Vec<String> = (offsets[row] as usize..offsets[row + 1] as usize)
             .map(|i| {
-                let k = if keys.is_valid(i) { keys.value(i) } else { "" };
+                let k = keys.get(i).unwrap_or_default();
                 format!("{k}: {}", r.string(i).unwrap_or_default())
             })
             .collect();

@@ -13,9 +13,9 @@ pub mod attr;
 mod error;
 mod format;
 mod store;
+#[cfg(test)]
+mod tests;
 
 pub use error::SqlError;
 pub use format::format_table;
 pub use store::{TABLES, query, session};
-#[cfg(test)]
-mod tests;

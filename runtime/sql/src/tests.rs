@@ -272,6 +272,23 @@ async fn attr_renders_every_value_type() {
 }
 
 #[tokio::test]
+async fn attr_takes_a_key_per_row() {
+    let dir = store();
+    let out = query(
+        dir.path(),
+        "SELECT attr(attributes, CASE WHEN hour = '04' THEN 'raw' ELSE 'http.route' END) \
+         FROM spans ORDER BY hour, duration",
+    )
+    .await
+    .expect("query");
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(
+        strings(&out, 0),
+        vec![s("/users"), s("/users"), s("/orders"), s("dead")]
+    );
+}
+
+#[tokio::test]
 async fn format_table_shows_attributes_as_text() {
     let dir = store();
     let out = query(
@@ -326,5 +343,10 @@ async fn sql_errors_carry_datafusion_message() {
         .await
         .expect_err("bad column");
     assert!(err.to_string().contains("no_such_column"), "{err}");
+    assert!(err.is_user_error());
+    let err = query(dir.path(), "SELECT attr(name, 'x') FROM spans")
+        .await
+        .expect_err("not a map");
+    assert!(err.to_string().contains("attribute column"), "{err}");
     assert!(err.is_user_error());
 }

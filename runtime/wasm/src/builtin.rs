@@ -25,7 +25,10 @@ pub const PREFIX: &str = "builtin:";
 
 /// The component of builtin `name`.
 pub fn get(name: &str) -> Option<&'static [u8]> {
-    BUILTINS.iter().find(|(n, _, _)| *n == name).map(|(_, b, _)| *b)
+    BUILTINS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, b, _)| *b)
 }
 
 /// The names of every builtin.

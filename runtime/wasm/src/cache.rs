@@ -83,8 +83,11 @@ impl CompileCache {
     }
 
     fn path(&self, sha256: &str) -> PathBuf {
-        self.dir
-            .join(format!("{}-{}.cwasm", &sha256[..sha256.len().min(32)], self.engine_key))
+        self.dir.join(format!(
+            "{}-{}.cwasm",
+            &sha256[..sha256.len().min(32)],
+            self.engine_key
+        ))
     }
 
     /// The compiled component for the component whose bytes hash to

@@ -157,10 +157,11 @@ impl PluginEngine {
                 took: start.elapsed(),
             });
         }
-        let component = Component::new(&self.engine, bytes).map_err(|source| WasmError::Compile {
-            plugin: name.to_string(),
-            source,
-        })?;
+        let component =
+            Component::new(&self.engine, bytes).map_err(|source| WasmError::Compile {
+                plugin: name.to_string(),
+                source,
+            })?;
         crate::abi::check(name, &component, &self.engine)?;
         if let Some(cache) = &self.cache {
             cache.store(&sha256, &component);

@@ -131,6 +131,11 @@ pub struct Processed {
 }
 
 /// One instance of a plugin: its store and exports.
+///
+/// Calls are synchronous. Make them from a thread that is not a tokio
+/// worker: wasmtime-wasi's synchronous WASI (a guest writing to stderr, as
+/// a panic does) blocks on a runtime of its own and panics on a worker. The
+/// `wasm` node runs its instance on a dedicated thread for this reason.
 pub struct Instance {
     store: Store<HostState>,
     plugin: Option<bindings::Plugin>,
@@ -228,9 +233,13 @@ impl Instance {
             })?;
         let rep = res.rep();
         self.arm();
+        // Lend it as a plain borrow: an owned handle lowered into a
+        // `borrow` parameter would take a slot in the store's host handle
+        // table that is never given back.
+        let lent = Resource::<BatchState>::new_borrow(rep);
         let result = {
             let (store, exports) = self.parts()?;
-            exports.weir_pipeline_processor().call_process(store, res)
+            exports.weir_pipeline_processor().call_process(store, lent)
         };
         let returned = match result {
             Ok(r) => r,
@@ -240,7 +249,7 @@ impl Instance {
             .store
             .data_mut()
             .table
-            .delete(Resource::<BatchState>::new_own(rep))
+            .delete(res)
             .map_err(|e| CallError::Trap {
                 message: format!("cannot take the batch back: {e}"),
             })?;
@@ -260,6 +269,13 @@ impl Instance {
         })
     }
 
+    /// Caps the component-model handles the instance's store may hold at
+    /// once (wasmtime's default is 100 000). Lowering it makes a handle
+    /// leak show after a few calls instead of a hundred thousand.
+    pub fn set_max_handles(&mut self, limit: usize) {
+        self.store.set_max_component_handles(limit);
+    }
+
     /// Runs `tick` with the time `now` (nanoseconds since the epoch).
     ///
     /// # Errors
@@ -276,7 +292,10 @@ impl Instance {
                 if !self.store.data_mut().take_output(size) {
                     return Err(CallError::Output(self.store.data().limits.max_output));
                 }
-                if let Some(e) = points.iter().find_map(|p| crate::host::emit::check(p).err()) {
+                if let Some(e) = points
+                    .iter()
+                    .find_map(|p| crate::host::emit::check(p).err())
+                {
                     return Err(CallError::Failed(crate::host::describe(&e)));
                 }
                 Ok(points)
@@ -308,7 +327,9 @@ impl Instance {
         self.arm();
         let result = {
             let (store, exports) = self.parts()?;
-            exports.weir_pipeline_processor().call_restore_state(store, state)
+            exports
+                .weir_pipeline_processor()
+                .call_restore_state(store, state)
         };
         match result {
             Ok(r) => r.map_err(plugin_error),

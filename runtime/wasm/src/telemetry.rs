@@ -23,7 +23,9 @@ pub const MAX_METRICS_PER_PLUGIN: usize = 64;
 const MAX_LABELS: usize = 8;
 
 /// Bucket bounds of plugin histograms.
-const HISTOGRAM_BOUNDS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const HISTOGRAM_BOUNDS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// Counters of one plugin node.
 #[derive(Debug, Default)]
@@ -102,7 +104,13 @@ pub struct PluginTelemetry {
 fn sanitize(name: &str) -> String {
     let mut out: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(128)
         .collect();
     if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
@@ -258,12 +266,33 @@ pub fn render() -> String {
             escape(&s.hash)
         )
     };
-    let counters: [(&str, &str, fn(&PluginStats) -> u64); 5] = [
-        ("weir_plugin_calls_total", "Batches handed to a plugin.", |s| s.calls.load(Relaxed)),
-        ("weir_plugin_reinstantiations_total", "Plugin instances replaced after a failure.", |s| s.reinstantiations.load(Relaxed)),
-        ("weir_plugin_circuit_opened_total", "Times a plugin's circuit breaker opened.", |s| s.circuit_opened.load(Relaxed)),
-        ("weir_plugin_bypassed_total", "Batches that bypassed a plugin while its circuit was open.", |s| s.bypassed.load(Relaxed)),
-        ("weir_plugin_logs_dropped_total", "Plugin log lines dropped by the per-call budget.", |s| s.logs_dropped.load(Relaxed)),
+    type Get = fn(&PluginStats) -> u64;
+    let counters: [(&str, &str, Get); 5] = [
+        (
+            "weir_plugin_calls_total",
+            "Batches handed to a plugin.",
+            |s| s.calls.load(Relaxed),
+        ),
+        (
+            "weir_plugin_reinstantiations_total",
+            "Plugin instances replaced after a failure.",
+            |s| s.reinstantiations.load(Relaxed),
+        ),
+        (
+            "weir_plugin_circuit_opened_total",
+            "Times a plugin's circuit breaker opened.",
+            |s| s.circuit_opened.load(Relaxed),
+        ),
+        (
+            "weir_plugin_bypassed_total",
+            "Batches that bypassed a plugin while its circuit was open.",
+            |s| s.bypassed.load(Relaxed),
+        ),
+        (
+            "weir_plugin_logs_dropped_total",
+            "Plugin log lines dropped by the per-call budget.",
+            |s| s.logs_dropped.load(Relaxed),
+        ),
     ];
     for (name, help, get) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -272,16 +301,27 @@ pub fn render() -> String {
         }
     }
     let name = "weir_plugin_failures_total";
-    let _ = writeln!(out, "# HELP {name} Plugin calls that failed, by kind.\n# TYPE {name} counter");
+    let _ = writeln!(
+        out,
+        "# HELP {name} Plugin calls that failed, by kind.\n# TYPE {name} counter"
+    );
     for (s, _) in &nodes {
         for (kind, n) in s.failures.lock().iter() {
             let _ = writeln!(out, "{name}{{{},kind=\"{kind}\"}} {n}", base(s));
         }
     }
     let name = "weir_plugin_circuit_open";
-    let _ = writeln!(out, "# HELP {name} 1 while a plugin's circuit breaker is open.\n# TYPE {name} gauge");
+    let _ = writeln!(
+        out,
+        "# HELP {name} 1 while a plugin's circuit breaker is open.\n# TYPE {name} gauge"
+    );
     for (s, _) in &nodes {
-        let _ = writeln!(out, "{name}{{{}}} {}", base(s), s.circuit_open.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "{name}{{{}}} {}",
+            base(s),
+            s.circuit_open.load(Relaxed)
+        );
     }
     for (s, t) in &nodes {
         let Some(t) = t else { continue };

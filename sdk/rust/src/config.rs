@@ -80,10 +80,7 @@ impl Config {
     pub fn sections(&self, prefix: &str) -> Vec<(String, Config)> {
         let mut out: Vec<(String, Config)> = Vec::new();
         for (k, v) in &self.pairs {
-            let Some(rest) = k
-                .strip_prefix(prefix)
-                .and_then(|r| r.strip_prefix('.'))
-            else {
+            let Some(rest) = k.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
                 continue;
             };
             let Some((label, key)) = rest.split_once('.') else {

@@ -40,10 +40,10 @@ impl Selection {
 
     fn clear_tail(&mut self) {
         let rem = self.len % 8;
-        if rem != 0 {
-            if let Some(last) = self.bits.last_mut() {
-                *last &= (1u8 << rem) - 1;
-            }
+        if rem != 0
+            && let Some(last) = self.bits.last_mut()
+        {
+            *last &= (1u8 << rem) - 1;
         }
     }
 

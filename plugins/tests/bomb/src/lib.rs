@@ -19,7 +19,7 @@ impl Plugin for Bomb {
 
     fn process(&mut self, _batch: &Batch<'_>) -> Result<(), PluginError> {
         self.seen += 1;
-        if self.seen % self.every == 0 {
+        if self.seen.is_multiple_of(self.every) {
             let mut hoard: Vec<Vec<u8>> = Vec::new();
             loop {
                 hoard.push(vec![0xA5; 1 << 20]);

@@ -19,7 +19,7 @@ impl Plugin for Panicky {
 
     fn process(&mut self, batch: &Batch<'_>) -> Result<(), PluginError> {
         self.seen += 1;
-        if self.seen % self.every == 0 {
+        if self.seen.is_multiple_of(self.every) {
             panic!("batch {} of this instance is one too many", self.seen);
         }
         let mut col = AttributeColumnBuilder::new("panic.seen", batch.len());

@@ -18,7 +18,7 @@ impl Plugin for Spin {
 
     fn process(&mut self, batch: &Batch<'_>) -> Result<(), PluginError> {
         self.seen += 1;
-        if self.seen % self.every == 0 {
+        if self.seen.is_multiple_of(self.every) {
             let mut x: u64 = batch.len() as u64;
             loop {
                 x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));

@@ -15,7 +15,11 @@ impl Plugin for Storm {
         let log = match config.get("mode").unwrap_or("len") {
             "len" => false,
             "log" => true,
-            other => return Err(PluginError::InvalidConfig(format!("unknown mode {other:?}"))),
+            other => {
+                return Err(PluginError::InvalidConfig(format!(
+                    "unknown mode {other:?}"
+                )));
+            }
         };
         Ok(Storm { log })
     }

@@ -14,10 +14,10 @@ use tokio::time::Instant;
 use weir_config::{ConfigError, NodeReader};
 use weir_pdata::{Batch, Signal};
 
+use crate::error::NodeError;
 use crate::message::{Ack, Message};
 use crate::node::{BoxFuture, Processor, ProcessorContext};
 use crate::registry::{BuildContext, Builder, Built};
-use crate::error::NodeError;
 
 /// Configuration of the batch processor.
 #[derive(Debug, Clone, PartialEq)]

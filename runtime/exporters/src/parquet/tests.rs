@@ -585,13 +585,127 @@ async fn node_publishes_idle_files_and_closes_on_shutdown() {
     assert_eq!(out[0].column(0).as_primitive::<Int64Type>().value(0), 3);
 }
 
+fn metrics_batch() -> Batch {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point,
+    };
+    let point = |host: &str, v: f64| NumberDataPoint {
+        attributes: vec![kv("host", any_value::Value::StringValue(host.into()))],
+        time_unix_nano: 1_700_000_000_000_000_000,
+        value: Some(number_data_point::Value::AsDouble(v)),
+        ..Default::default()
+    };
+    let req = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![kv(
+                    "service.name",
+                    any_value::Value::StringValue("api".into()),
+                )],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    Metric {
+                        name: "cpu.load".into(),
+                        unit: "1".into(),
+                        data: Some(metric::Data::Gauge(Gauge {
+                            data_points: vec![point("a", 0.5), point("b", 1.5)],
+                        })),
+                        ..Default::default()
+                    },
+                    // A metric without points: not a row of the store.
+                    Metric {
+                        name: "empty".into(),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    Batch::from_otlp(Signal::Metrics, Bytes::from(req.encode_to_vec())).expect("a valid request")
+}
+
+fn logs_batch() -> Batch {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let req = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![kv(
+                    "service.name",
+                    any_value::Value::StringValue("api".into()),
+                )],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: ["started", "stopped"]
+                    .iter()
+                    .map(|b| LogRecord {
+                        time_unix_nano: 1_700_000_000_000_000_000,
+                        severity_number: 9,
+                        severity_text: "INFO".into(),
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue((*b).into())),
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    Batch::from_otlp(Signal::Logs, Bytes::from(req.encode_to_vec())).expect("a valid request")
+}
+
 #[tokio::test]
-async fn scratch_print() {
+async fn metrics_and_logs_get_their_own_tables() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut e = exporter(dir.path(), 64 << 20);
-    e.export(&traces("checkout", &["/users", "/orders"])).await.expect("export");
+    e.export(&metrics_batch()).await.expect("export metrics");
+    e.export(&logs_batch()).await.expect("export logs");
+    e.export(&traces("api", &["/x"]))
+        .await
+        .expect("export spans");
     e.shutdown().await.expect("shutdown");
-    let out = weir_sql::query(dir.path(), "SELECT * FROM spans").await.expect("q");
-    println!("{}", weir_sql::format_table(&out));
-    println!("{:#?}", out[0].schema());
+    for table in ["spans", "logs", "metrics"] {
+        assert_eq!(
+            files_under(&dir.path().join(table), "parquet").len(),
+            1,
+            "{table}"
+        );
+    }
+
+    let out = weir_sql::query(
+        dir.path(),
+        "SELECT metric_name, attr(attributes, 'host'), value_double, service_name FROM metrics ORDER BY 2",
+    )
+    .await
+    .expect("query metrics");
+    let b = &out[0];
+    assert_eq!(b.num_rows(), 2, "the metric without points is not stored");
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(strings(b.column(0)), vec![s("cpu.load"); 2]);
+    assert_eq!(strings(b.column(1)), vec![s("a"), s("b")]);
+    let values = b
+        .column(2)
+        .as_primitive::<arrow_array::types::Float64Type>();
+    assert_eq!(values.values().to_vec(), vec![0.5, 1.5]);
+    assert_eq!(strings(b.column(3)), vec![s("api"); 2]);
+
+    let out = weir_sql::query(
+        dir.path(),
+        "SELECT severity_text, body FROM logs ORDER BY time",
+    )
+    .await
+    .expect("query logs");
+    let text = weir_sql::format_table(&out);
+    assert!(
+        text.contains("started") && text.contains("stopped") && text.contains("INFO"),
+        "{text}"
+    );
 }

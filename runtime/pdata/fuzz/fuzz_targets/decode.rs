@@ -22,5 +22,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(encoded) => encoded,
         Err(e) => panic!("decoded tables do not encode: {e}"),
     };
-    assert_eq!(scan(signal, &encoded).ok(), Some(items), "encode changed the item count");
+    assert_eq!(
+        scan(signal, &encoded).ok(),
+        Some(items),
+        "encode changed the item count"
+    );
 });

@@ -56,8 +56,14 @@ impl<'a> MapView<'a> {
     pub fn new(array: &'a ArrayRef) -> Result<Self, HostError> {
         let map = array.as_map_opt().ok_or_else(|| bad("map"))?;
         let entries = map.entries();
-        let keys = entries.column(0).as_string_opt::<i32>().ok_or_else(|| bad("key"))?;
-        let values = entries.column(1).as_struct_opt().ok_or_else(|| bad("value"))?;
+        let keys = entries
+            .column(0)
+            .as_string_opt::<i32>()
+            .ok_or_else(|| bad("key"))?;
+        let values = entries
+            .column(1)
+            .as_struct_opt()
+            .ok_or_else(|| bad("value"))?;
         let ty = child(values, schema::any_value::TYPE)?
             .as_primitive_opt::<UInt8Type>()
             .ok_or_else(|| bad("type"))?;
@@ -116,17 +122,13 @@ impl<'a> MapView<'a> {
             .map(|(i, k)| (k.as_str(), i))
             .collect();
         let rows = self.rows();
-        // For each requested key and row, the entry holding its value.
-        let mut found: Vec<Vec<Option<usize>>> = vec![vec![None; rows]; keys.len()];
-        for r in 0..rows {
-            if self.map.is_null(r) {
-                continue;
-            }
+        // For each requested key and row (key-major), the entry holding
+        // its value.
+        let mut found: Vec<Option<usize>> = vec![None; rows * keys.len()];
+        for r in (0..rows).filter(|&r| self.map.is_valid(r)) {
             for e in self.range(r) {
-                if let Some(&k) = index.get(self.keys.value(e))
-                    && found[k][r].is_none()
-                {
-                    found[k][r] = Some(e);
+                if let Some(&k) = index.get(self.keys.value(e)) {
+                    let _ = found[k * rows + r].get_or_insert(e);
                 }
             }
         }
@@ -135,8 +137,9 @@ impl<'a> MapView<'a> {
         let boolean = self.values.column_by_name(schema::any_value::BOOL);
         let bytes = self.values.column_by_name(schema::any_value::BYTES);
         keys.iter()
-            .zip(found)
-            .map(|(key, entries)| {
+            .enumerate()
+            .map(|(k, key)| {
+                let entries = &found[k * rows..(k + 1) * rows];
                 let mut kinds = Vec::with_capacity(rows);
                 let mut s_off = Vec::with_capacity(rows + 1);
                 let mut s_data = Vec::new();
@@ -147,7 +150,7 @@ impl<'a> MapView<'a> {
                 let mut bools = BooleanBufferBuilder::new(rows);
                 s_off.push(0u32);
                 b_off.push(0u32);
-                for e in entries {
+                for &e in entries {
                     let (mut kind, mut int_v, mut double_v, mut bool_v) =
                         (ValueKind::Absent, 0i64, 0f64, false);
                     if let Some(e) = e {
@@ -295,12 +298,14 @@ impl<'a> MapView<'a> {
                 }
             }
             if run_start < range.end {
-                out.try_extend(0, run_start, range.end).map_err(internal_err)?;
+                out.try_extend(0, run_start, range.end)
+                    .map_err(internal_err)?;
                 len += range.end - run_start;
             }
             let present = col.kinds[r] != ValueKind::Absent;
             if present {
-                out.try_extend(1, next_new, next_new + 1).map_err(internal_err)?;
+                out.try_extend(1, next_new, next_new + 1)
+                    .map_err(internal_err)?;
                 next_new += 1;
                 len += 1;
             }
@@ -308,7 +313,10 @@ impl<'a> MapView<'a> {
             offsets.push(i32::try_from(len).map_err(|_| bad("offsets"))?);
         }
         let entries = arrow_array::make_array(out.freeze());
-        let entries = entries.as_struct_opt().ok_or_else(|| bad("entries"))?.clone();
+        let entries = entries
+            .as_struct_opt()
+            .ok_or_else(|| bad("entries"))?
+            .clone();
         let nulls = NullBuffer::new(nulls.finish());
         let nulls = (nulls.null_count() > 0).then_some(nulls);
         self.rebuild(entries, offsets, nulls)
@@ -528,7 +536,10 @@ fn replace_strings(old: &StringArray, changes: &[(usize, String)]) -> StringArra
 fn build_values(col: &AttributeColumn) -> Result<StructArray, HostError> {
     let rows = col.kinds.len();
     let bad_len = |what: &str| {
-        HostError::InvalidColumn(format!("attribute {:?}: `{what}` has the wrong length", col.key))
+        HostError::InvalidColumn(format!(
+            "attribute {:?}: `{what}` has the wrong length",
+            col.key
+        ))
     };
     if col.strings.offsets.len() != rows + 1 || col.bytes.offsets.len() != rows + 1 {
         return Err(bad_len("offsets"));

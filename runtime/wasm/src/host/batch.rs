@@ -125,8 +125,8 @@ impl BatchState {
             .iter()
             .copied()
             .collect();
-        let records =
-            arrow_select::filter::filter_record_batch(&self.tables.records, mask).map_err(internal)?;
+        let records = arrow_select::filter::filter_record_batch(&self.tables.records, mask)
+            .map_err(internal)?;
         let after: HashSet<u32> = ids(&records, schema::span::SCOPE_ID)?
             .iter()
             .copied()
@@ -141,8 +141,9 @@ impl BatchState {
                 .iter()
                 .map(|id| Some(!emptied.contains(id)))
                 .collect();
-            let scopes = arrow_select::filter::filter_record_batch(&self.tables.scopes, &keep_scope)
-                .map_err(internal)?;
+            let scopes =
+                arrow_select::filter::filter_record_batch(&self.tables.scopes, &keep_scope)
+                    .map_err(internal)?;
             let resources_after: HashSet<u32> = ids(&scopes, schema::scope::RESOURCE_ID)?
                 .iter()
                 .copied()
@@ -153,13 +154,16 @@ impl BatchState {
                 .copied()
                 .collect();
             if !gone.is_empty() {
-                let keep_resource: BooleanArray = ids(&self.tables.resources, schema::resource::ID)?
-                    .iter()
-                    .map(|id| Some(!gone.contains(id)))
-                    .collect();
-                self.tables.resources =
-                    arrow_select::filter::filter_record_batch(&self.tables.resources, &keep_resource)
-                        .map_err(internal)?;
+                let keep_resource: BooleanArray =
+                    ids(&self.tables.resources, schema::resource::ID)?
+                        .iter()
+                        .map(|id| Some(!gone.contains(id)))
+                        .collect();
+                self.tables.resources = arrow_select::filter::filter_record_batch(
+                    &self.tables.resources,
+                    &keep_resource,
+                )
+                .map_err(internal)?;
             }
         }
         self.changed = true;
@@ -250,7 +254,11 @@ fn row_index(ids: &[u32]) -> HashMap<u32, u32> {
         .collect()
 }
 
-fn replace_column(table: &RecordBatch, name: &str, array: ArrayRef) -> Result<RecordBatch, HostError> {
+fn replace_column(
+    table: &RecordBatch,
+    name: &str,
+    array: ArrayRef,
+) -> Result<RecordBatch, HostError> {
     let schema = table.schema();
     let (i, _) = schema
         .column_with_name(name)
@@ -390,7 +398,10 @@ impl HostBatch for HostState {
                 selection.len()
             ))));
         }
-        let mask = BooleanArray::new(BooleanBuffer::new(Buffer::from_vec(selection), 0, rows), None);
+        let mask = BooleanArray::new(
+            BooleanBuffer::new(Buffer::from_vec(selection), 0, rows),
+            None,
+        );
         Ok(b.keep(&mask))
     }
 

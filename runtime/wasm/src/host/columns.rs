@@ -221,9 +221,17 @@ fn invalid(name: &str, why: impl std::fmt::Display) -> HostError {
     HostError::InvalidColumn(format!("{name}: {why}"))
 }
 
-fn offsets_i32(name: &str, offsets: &[u32], len: usize, data_len: usize) -> Result<OffsetBuffer<i32>, HostError> {
+fn offsets_i32(
+    name: &str,
+    offsets: &[u32],
+    len: usize,
+    data_len: usize,
+) -> Result<OffsetBuffer<i32>, HostError> {
     if offsets.len() != len + 1 {
-        return Err(invalid(name, format!("{} offsets for {len} rows", offsets.len())));
+        return Err(invalid(
+            name,
+            format!("{} offsets for {len} rows", offsets.len()),
+        ));
     }
     let mut out = Vec::with_capacity(offsets.len());
     let mut prev = 0u32;
@@ -247,9 +255,15 @@ fn prim<T: arrow_array::ArrowPrimitiveType>(
     nulls: Option<NullBuffer>,
 ) -> Result<ArrayRef, HostError> {
     if values.len() != len {
-        return Err(invalid(name, format!("{} values for {len} rows", values.len())));
+        return Err(invalid(
+            name,
+            format!("{} values for {len} rows", values.len()),
+        ));
     }
-    Ok(Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(values), nulls)))
+    Ok(Arc::new(PrimitiveArray::<T>::new(
+        ScalarBuffer::from(values),
+        nulls,
+    )))
 }
 
 /// Builds the Arrow array of type `target` from a written column.
@@ -262,8 +276,12 @@ fn to_arrow(target: &DataType, c: Column) -> Result<ArrayRef, HostError> {
             if bits.len() < len.div_ceil(8) {
                 return Err(invalid(&name, "validity bitmap too short"));
             }
-            Some(NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(bits), 0, len)))
-                .filter(|n| n.null_count() > 0)
+            Some(NullBuffer::new(BooleanBuffer::new(
+                Buffer::from_vec(bits),
+                0,
+                len,
+            )))
+            .filter(|n| n.null_count() > 0)
         }
     };
     let wrong = |found: &str| invalid(&name, format!("expected {target}, got {found}"));
@@ -281,13 +299,14 @@ fn to_arrow(target: &DataType, c: Column) -> Result<ArrayRef, HostError> {
         (DataType::Int64, ColumnValues::Int64(v)) => prim::<Int64Type>(&name, v, len, nulls)?,
         (DataType::UInt32, ColumnValues::Uint32(v)) => prim::<UInt32Type>(&name, v, len, nulls)?,
         (DataType::UInt64, ColumnValues::Uint64(v)) => prim::<UInt64Type>(&name, v, len, nulls)?,
-        (DataType::Float64, ColumnValues::Float64(v)) => {
-            prim::<Float64Type>(&name, v, len, nulls)?
-        }
+        (DataType::Float64, ColumnValues::Float64(v)) => prim::<Float64Type>(&name, v, len, nulls)?,
         (DataType::UInt8, ColumnValues::Uint32(v)) => {
             let narrowed = v
                 .iter()
-                .map(|&x| u8::try_from(x).map_err(|_| invalid(&name, format!("{x} does not fit in 8 bits"))))
+                .map(|&x| {
+                    u8::try_from(x)
+                        .map_err(|_| invalid(&name, format!("{x} does not fit in 8 bits")))
+                })
                 .collect::<Result<Vec<u8>, _>>()?;
             prim::<UInt8Type>(&name, narrowed, len, nulls)?
         }
@@ -334,7 +353,10 @@ fn to_arrow(target: &DataType, c: Column) -> Result<ArrayRef, HostError> {
                 return Err(invalid(&name, format!("width {width}, expected {w}")));
             }
             if data.len() != len * width as usize {
-                return Err(invalid(&name, format!("{} bytes for {len} rows of {width}", data.len())));
+                return Err(invalid(
+                    &name,
+                    format!("{} bytes for {len} rows of {width}", data.len()),
+                ));
             }
             Arc::new(
                 FixedSizeBinaryArray::try_new(*w, Buffer::from_vec(data), nulls)
@@ -420,9 +442,8 @@ pub fn write(records: &RecordBatch, c: Column) -> Result<RecordBatch, HostError>
             }
         }
         children[j] = array;
-        columns[i] = Arc::new(
-            StructArray::try_new(fields, children, nulls).map_err(|e| invalid(&name, e))?,
-        );
+        columns[i] =
+            Arc::new(StructArray::try_new(fields, children, nulls).map_err(|e| invalid(&name, e))?);
     }
     RecordBatch::try_new(schema, columns).map_err(|e| invalid(&name, e))
 }

@@ -29,7 +29,9 @@ pub fn check(p: &MetricPoint) -> Result<(), HostError> {
         )));
     }
     if p.name.is_empty() {
-        return Err(HostError::InvalidColumn("metric point without a name".to_string()));
+        return Err(HostError::InvalidColumn(
+            "metric point without a name".to_string(),
+        ));
     }
     Ok(())
 }

@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn randomness_is_the_last_seven_bytes() {
         let id = [0, 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0, 0, 0, 0, 0, 1];
-        assert_eq!(trace_randomness(&id), Some(0xff00_0000_0000_01));
+        assert_eq!(trace_randomness(&id), Some(0x00ff_0000_0000_0001));
         assert_eq!(trace_randomness(&id[..8]), None);
     }
 

@@ -146,7 +146,12 @@ fn value_text(v: &KdlValue) -> Option<String> {
 /// `("key.x", "1")`; a child block `rule "pw" { action "mask" }` gives
 /// `("rule.pw.action", "mask")` (and `rule { ... }` gives `rule.action`).
 /// Numbers and booleans become their text. Problems are recorded on `r`.
-pub fn flatten_config(r: &mut NodeReader<'_>, node: &KdlNode, prefix: &str, out: &mut Vec<(String, String)>) {
+pub fn flatten_config(
+    r: &mut NodeReader<'_>,
+    node: &KdlNode,
+    prefix: &str,
+    out: &mut Vec<(String, String)>,
+) {
     let Some(doc) = node.children() else {
         return;
     };
@@ -157,7 +162,11 @@ pub fn flatten_config(r: &mut NodeReader<'_>, node: &KdlNode, prefix: &str, out:
         } else {
             format!("{prefix}.{name}")
         };
-        let args: Vec<_> = child.entries().iter().filter(|e| e.name().is_none()).collect();
+        let args: Vec<_> = child
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_none())
+            .collect();
         for e in child.entries().iter() {
             if let Some(prop) = e.name() {
                 match value_text(e.value()) {
@@ -233,7 +242,11 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
                 PluginSource::Builtin(name.to_string())
             }
             None if p.value.trim().is_empty() => {
-                r.invalid(p.span, "an empty path", "name a .wasm component or builtin:NAME");
+                r.invalid(
+                    p.span,
+                    "an empty path",
+                    "name a .wasm component or builtin:NAME",
+                );
                 return None;
             }
             None => PluginSource::File(PathBuf::from(&p.value)),
@@ -268,13 +281,21 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
     let _ = r.block("limits", |l| {
         if let Some(b) = l.byte_size("memory") {
             if b.0 < 1 << 20 {
-                l.invalid(l.span(), "`memory` below 1MiB", "a plugin needs at least \"1MiB\"");
+                l.invalid(
+                    l.span(),
+                    "`memory` below 1MiB",
+                    "a plugin needs at least \"1MiB\"",
+                );
             }
             limits.memory = usize::try_from(b.0).unwrap_or(usize::MAX);
         }
         if let Some(t) = l.duration("timeout") {
             if t.is_zero() {
-                l.invalid(l.span(), "`timeout` of zero", "give a plugin call at least \"1ms\"");
+                l.invalid(
+                    l.span(),
+                    "`timeout` of zero",
+                    "give a plugin call at least \"1ms\"",
+                );
             }
             limits.timeout = t;
         }

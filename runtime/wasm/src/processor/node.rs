@@ -6,8 +6,8 @@
 //! compiled (or loaded from the compile cache), checked, linked and
 //! pre-instantiated; a probe instance runs `init` and one `process` on an
 //! empty batch so that configuration errors stop the pipeline at start-up.
-//! Running, each batch goes through [`Instance::process`] on the tokio
-//! worker (bounded by the call deadline).
+//! Running, each batch goes through [`Instance::process`] on the node's own
+//! thread (bounded by the call deadline) while the node's task awaits it.
 //!
 //! # Errors
 //! A trap, timeout, memory overrun, host-call storm or oversized output is
@@ -23,10 +23,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use weir_config::{ConfigError, ErrorCode};
+use weir_engine::NodeError;
 use weir_engine::message::Message;
 use weir_engine::node::{BoxFuture, Processor, ProcessorContext};
 use weir_engine::registry::{BuildContext, Builder, Built};
-use weir_engine::NodeError;
 use weir_pdata::{Batch, Signal, SignalTables, schema};
 
 use crate::bindings::weir::pipeline::types::MetricPoint;
@@ -86,30 +86,19 @@ impl WasmConfig {
         let telemetry = Arc::new(PluginTelemetry::default());
         let stats = Arc::new(PluginStats::new(node, &name, &hash));
         telemetry::register(&stats, &telemetry);
-        let start = |e| WasmError::Start {
+        let core = Core {
+            node: node.to_string(),
+            plugin: plugin.clone(),
+            config: self.clone(),
+            instance: None,
+            breaker: Breaker::new(self.circuit),
+            stats: stats.clone(),
+            telemetry: telemetry.clone(),
+        };
+        let worker = Worker::start(core).map_err(|e| WasmError::Start {
             plugin: name.clone(),
             source: e,
-        };
-        // The probe: the plugin's own validation, then one empty batch so
-        // that what it checks only when it uses the host (a pattern that
-        // does not compile) is refused now rather than on every batch.
-        let mut probe = plugin
-            .instantiate(node, self.limits, Arc::new(PluginTelemetry::default()), &self.config)
-            .map_err(start)?;
-        for signal in Signal::ALL {
-            match probe.process(&empty_batch(signal)) {
-                Ok(_) => {}
-                Err(e @ CallError::InvalidConfig(_)) => return Err(start(e)),
-                Err(e) => {
-                    tracing::warn!(node, plugin = %name, hash = %hash, error = %e, "Plugin failed on an empty batch at start-up.");
-                    break;
-                }
-            }
-        }
-        drop(probe);
-        let instance = plugin
-            .instantiate(node, self.limits, telemetry.clone(), &self.config)
-            .map_err(start)?;
+        })?;
         tracing::info!(
             node,
             plugin = %name,
@@ -121,9 +110,9 @@ impl WasmConfig {
         Ok(WasmProcessor {
             node: node.to_string(),
             plugin,
-            config: self.clone(),
-            instance: Some(instance),
-            breaker: Breaker::new(self.circuit),
+            on_error: self.on_error,
+            tick: self.tick,
+            worker,
             stats,
             telemetry,
         })
@@ -143,7 +132,10 @@ impl Builder for WasmConfig {
                 source: CallError::InvalidConfig(m),
             }) => Err(ConfigError::new(
                 ErrorCode::InvalidValue,
-                format!("processor {:?}: plugin {plugin} refused its configuration: {m}", ctx.id),
+                format!(
+                    "processor {:?}: plugin {plugin} refused its configuration: {m}",
+                    ctx.id
+                ),
             )
             .at(self.config_span, m)
             .help("see the plugin's documentation in docs/plugins.md")),
@@ -156,8 +148,9 @@ impl Builder for WasmConfig {
     }
 }
 
-/// The running node.
-pub struct WasmProcessor {
+/// The plugin side of a node: the instance and its failure handling. It
+/// lives on the node's own thread ([`Worker`]).
+struct Core {
     node: String,
     plugin: Plugin,
     config: WasmConfig,
@@ -165,15 +158,6 @@ pub struct WasmProcessor {
     breaker: Breaker,
     stats: Arc<PluginStats>,
     telemetry: Arc<PluginTelemetry>,
-}
-
-impl std::fmt::Debug for WasmProcessor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmProcessor")
-            .field("node", &self.node)
-            .field("plugin", &self.plugin)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What became of one batch.
@@ -189,20 +173,38 @@ pub enum Outcome {
     },
 }
 
-impl WasmProcessor {
-    /// The node's plugin counters.
-    pub fn stats(&self) -> &Arc<PluginStats> {
-        &self.stats
-    }
-
-    /// The plugin's own counters and histograms.
-    pub fn telemetry(&self) -> &Arc<PluginTelemetry> {
-        &self.telemetry
-    }
-
-    /// The plugin.
-    pub fn plugin(&self) -> &Plugin {
-        &self.plugin
+impl Core {
+    /// The probe and the serving instance.
+    fn start(&mut self) -> Result<(), CallError> {
+        // The probe: the plugin's own validation, then one empty batch of
+        // each signal, so that what it checks only when it uses the host (a
+        // pattern that does not compile) is refused now rather than on
+        // every batch. Its state is thrown away.
+        let mut probe = self.plugin.instantiate(
+            &self.node,
+            self.config.limits,
+            Arc::new(PluginTelemetry::default()),
+            &self.config.config,
+        )?;
+        for signal in Signal::ALL {
+            match probe.process(&empty_batch(signal)) {
+                Ok(_) => {}
+                Err(e @ CallError::InvalidConfig(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(node = %self.node, plugin = %self.plugin.name(), hash = %self.stats.hash, error = %e, "Plugin failed on an empty batch at start-up.");
+                    break;
+                }
+            }
+        }
+        drop(probe);
+        let instance = self.plugin.instantiate(
+            &self.node,
+            self.config.limits,
+            self.telemetry.clone(),
+            &self.config.config,
+        )?;
+        self.instance = Some(instance);
+        Ok(())
     }
 
     fn fresh_instance(&mut self) -> Result<&mut Instance, CallError> {
@@ -221,7 +223,10 @@ impl WasmProcessor {
         })
     }
 
-    fn log_failure(&self, e: &CallError, items: usize) {
+    /// Records a failure: counts it, drops a poisoned instance, feeds the
+    /// breaker.
+    fn failed(&mut self, e: &CallError, items: usize) {
+        self.stats.failure(e.kind());
         tracing::warn!(
             node = %self.node,
             plugin = %self.plugin.name(),
@@ -231,15 +236,11 @@ impl WasmProcessor {
             items,
             "Plugin failed on a batch; applying on-error."
         );
-    }
-
-    /// Records a failure: counts it, drops a poisoned instance, feeds the
-    /// breaker.
-    fn failed(&mut self, e: &CallError, items: usize) {
-        self.stats.failure(e.kind());
-        self.log_failure(e, items);
         if e.poisons_instance() {
+            // Replace it now, so the next batch does not wait for it; if
+            // that fails too, the next call tries again.
             self.instance = None;
+            let _ = self.fresh_instance();
         }
         if let Some(pause) = self.breaker.failure(Instant::now()) {
             let _ = self.stats.circuit_opened.fetch_add(1, Relaxed);
@@ -266,9 +267,7 @@ impl WasmProcessor {
         }
     }
 
-    /// Hands one batch to the plugin (synchronously, within the call's
-    /// deadline).
-    pub fn process(&mut self, batch: &Batch) -> Outcome {
+    fn process(&mut self, batch: &Batch) -> Outcome {
         if self.breaker.gate(Instant::now()) == Gate::Open {
             let _ = self.stats.bypassed.fetch_add(1, Relaxed);
             return Outcome::Failed { error: None };
@@ -294,8 +293,7 @@ impl WasmProcessor {
         }
     }
 
-    /// Calls the plugin's `tick`.
-    pub fn tick(&mut self) -> Vec<MetricPoint> {
+    fn tick(&mut self) -> Vec<MetricPoint> {
         if self.breaker.gate(Instant::now()) == Gate::Open {
             return Vec::new();
         }
@@ -314,6 +312,154 @@ impl WasmProcessor {
             }
         }
     }
+}
+
+/// A job for the node's thread.
+enum Job {
+    Process(Batch, Box<dyn FnOnce(Outcome) + Send>),
+    Tick(Box<dyn FnOnce(Vec<MetricPoint>) + Send>),
+}
+
+/// The node's own thread, where its plugin instance lives and runs.
+///
+/// Plugin calls are synchronous and may take up to the call's deadline:
+/// they do not belong on a tokio worker, and wasmtime-wasi's synchronous
+/// WASI (a plugin writing to stderr, as a panic does) must not run inside
+/// a tokio runtime's worker. The thread enters a small current-thread
+/// runtime of its own for that WASI.
+struct Worker {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Worker {
+    /// Starts the thread and, on it, the plugin's instances.
+    fn start(mut core: Core) -> Result<Worker, CallError> {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let name = format!("weir-wasm-{}", core.node);
+        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = started_tx.send(Err(CallError::Trap {
+                        message: format!("cannot start the plugin thread's runtime: {e}"),
+                    }));
+                    return;
+                }
+            };
+            let _entered = runtime.enter();
+            let started = core.start();
+            let ok = started.is_ok();
+            let _ = started_tx.send(started);
+            if !ok {
+                return;
+            }
+            while let Ok(job) = rx.recv() {
+                match job {
+                    Job::Process(batch, reply) => reply(core.process(&batch)),
+                    Job::Tick(reply) => reply(core.tick()),
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            return Err(CallError::Trap {
+                message: format!("cannot start the plugin thread: {e}"),
+            });
+        }
+        match started_rx.recv() {
+            Ok(Ok(())) => Ok(Worker { jobs }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(CallError::Trap {
+                message: "the plugin thread ended while starting".to_string(),
+            }),
+        }
+    }
+
+    fn send(&self, job: Job) -> bool {
+        self.jobs.send(job).is_ok()
+    }
+}
+
+fn gone() -> Outcome {
+    Outcome::Failed {
+        error: Some(CallError::Trap {
+            message: "the plugin thread is gone".to_string(),
+        }),
+    }
+}
+
+/// The running node.
+pub struct WasmProcessor {
+    node: String,
+    plugin: Plugin,
+    on_error: OnError,
+    tick: Option<std::time::Duration>,
+    worker: Worker,
+    stats: Arc<PluginStats>,
+    telemetry: Arc<PluginTelemetry>,
+}
+
+impl std::fmt::Debug for WasmProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmProcessor")
+            .field("node", &self.node)
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasmProcessor {
+    /// The node's plugin counters.
+    pub fn stats(&self) -> &Arc<PluginStats> {
+        &self.stats
+    }
+
+    /// The plugin's own counters and histograms.
+    pub fn telemetry(&self) -> &Arc<PluginTelemetry> {
+        &self.telemetry
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// Hands one batch to the plugin and waits for the outcome (blocking
+    /// the calling thread for at most the call's deadline).
+    pub fn process(&mut self, batch: &Batch) -> Outcome {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reply = Box::new(move |o| {
+            let _ = tx.send(o);
+        });
+        if !self.worker.send(Job::Process(batch.clone(), reply)) {
+            return gone();
+        }
+        rx.recv().unwrap_or_else(|_| gone())
+    }
+
+    /// Hands one batch to the plugin without blocking the task.
+    pub async fn process_async(&self, batch: &Batch) -> Outcome {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let reply = Box::new(move |o| {
+            let _ = tx.send(o);
+        });
+        if !self.worker.send(Job::Process(batch.clone(), reply)) {
+            return gone();
+        }
+        rx.await.unwrap_or_else(|_| gone())
+    }
+
+    /// Calls the plugin's `tick`; the points it returns.
+    pub async fn tick_async(&self) -> Vec<MetricPoint> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let reply = Box::new(move |p| {
+            let _ = tx.send(p);
+        });
+        if !self.worker.send(Job::Tick(reply)) {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
 
     /// The metrics batch of points the plugin emitted, if any.
     fn metrics_batch(&self, ctx: &ProcessorContext, points: Vec<MetricPoint>) -> Option<Message> {
@@ -330,10 +476,10 @@ impl WasmProcessor {
         }
     }
 
-    async fn handle(&mut self, ctx: &ProcessorContext, msg: Message) -> Result<(), ()> {
+    async fn handle(&self, ctx: &ProcessorContext, msg: Message) -> Result<(), ()> {
         let start = Instant::now();
         let items = msg.batch.items();
-        let outcome = self.process(&msg.batch);
+        let outcome = self.process_async(&msg.batch).await;
         ctx.metrics.record_latency(start.elapsed());
         match outcome {
             Outcome::Processed(p) => {
@@ -361,7 +507,7 @@ impl WasmProcessor {
                 if error.is_some() {
                     ctx.metrics.record_error();
                 }
-                match self.config.on_error {
+                match self.on_error {
                     OnError::Pass => {
                         if ctx.output.send(msg).await.is_err() {
                             return Err(());
@@ -377,9 +523,9 @@ impl WasmProcessor {
 
 impl Processor for WasmProcessor {
     fn run(self: Box<Self>, mut ctx: ProcessorContext) -> BoxFuture<Result<(), NodeError>> {
-        let mut node = *self;
+        let node = *self;
         Box::pin(async move {
-            let period = node.config.tick;
+            let period = node.tick;
             let mut ticker = period.map(|p| {
                 let mut t = tokio::time::interval_at(tokio::time::Instant::now() + p, p);
                 t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -390,7 +536,7 @@ impl Processor for WasmProcessor {
                     Some(t) => tokio::select! {
                         m = ctx.input.recv() => m,
                         _ = t.tick() => {
-                            let points = node.tick();
+                            let points = node.tick_async().await;
                             if let Some(m) = node.metrics_batch(&ctx, points) {
                                 let _ = ctx.output.send(m).await;
                             }
@@ -406,7 +552,7 @@ impl Processor for WasmProcessor {
             }
             if period.is_some() {
                 // Flush what the plugin has windowed.
-                let points = node.tick();
+                let points = node.tick_async().await;
                 if let Some(m) = node.metrics_batch(&ctx, points) {
                     let _ = ctx.output.send(m).await;
                 }

@@ -21,12 +21,14 @@ use weir_engine::node::{Processor, ProcessorContext};
 use weir_pdata::{Batch, Signal};
 use weir_wasm::{PluginEngine, PluginSource, WasmConfig, WasmProcessor};
 
-/// One engine for the whole test binary, caching compiled plugins in a
-/// private directory (so reruns and later tests load instead of compile).
+/// One engine for the whole test binary, caching compiled plugins under
+/// cargo's target directory: compiling a plugin with a debug build of
+/// Cranelift takes seconds, loading it from the cache milliseconds, so
+/// only the first run after a plugin changes pays.
 pub fn engine() -> &'static PluginEngine {
     static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("weir-wasm-test-cache-{}", std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm-compile-cache");
         PluginEngine::new(Some(dir)).expect("engine")
     })
 }
@@ -37,9 +39,12 @@ pub fn plugin_file(krate: &str) -> PluginSource {
     PluginSource::File(PathBuf::from(weir_wasm::PLUGIN_DIR).join(format!("{krate}.wasm")))
 }
 
-/// A node configuration for `source` with `config` pairs.
+/// A node configuration for `source` with `config` pairs, and a call
+/// deadline generous enough for a loaded CI machine running debug builds
+/// (tests of the deadline set their own).
 pub fn config(source: PluginSource, pairs: &[(&str, &str)]) -> WasmConfig {
     let mut c = WasmConfig::new(source);
+    c.limits.timeout = std::time::Duration::from_secs(2);
     c.config = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -53,7 +53,11 @@ fn reads_every_setting_and_flattens_the_config_block() {
     assert!(errors.is_empty(), "{errors:?}");
     let c = c.unwrap();
     assert_eq!(c.plugin.value, PluginSource::Builtin("redact".to_string()));
-    let pairs: Vec<(&str, &str)> = c.config.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = c
+        .config
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(
         pairs,
         [
@@ -111,15 +115,27 @@ fn mistakes_are_reported_together_with_hints() {
         .map(|e| format!("{} | {:?} | {:?}", e.message, e.label, e.help))
         .collect();
     let all = text.join("\n");
-    assert!(all.contains("no builtin plugin \\\"redactor\\\"") || all.contains("no builtin plugin"), "{all}");
-    assert!(all.contains("builtin:redact, builtin:sample, builtin:noop"), "{all}");
+    assert!(
+        all.contains("no builtin plugin \\\"redactor\\\"") || all.contains("no builtin plugin"),
+        "{all}"
+    );
+    assert!(
+        all.contains("builtin:redact, builtin:sample, builtin:noop"),
+        "{all}"
+    );
     assert!(all.contains("on-error"), "{all}");
     assert!(all.contains("`memory`"), "{all}");
-    assert!(all.contains("unknown property `timeot`") && all.contains("did you mean `timeout`"), "{all}");
+    assert!(
+        all.contains("unknown property `timeot`") && all.contains("did you mean `timeout`"),
+        "{all}"
+    );
     assert!(all.contains("`orphan` has no value"), "{all}");
     assert!(all.contains("at most one label"), "{all}");
     let (_, errors) = read(r#"processor "p" type="wasm" { from "in"; }"#);
-    assert!(errors.iter().any(|e| e.message.contains("needs `plugin`")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.message.contains("needs `plugin`")),
+        "{errors:?}"
+    );
 }
 
 #[tokio::test]
@@ -168,7 +184,11 @@ exporter "out" type="debug" { from "p" }
         panic!("ratio 7 must be refused");
     };
     assert_eq!(err.code, weir_config::ErrorCode::InvalidValue);
-    assert!(err.message.contains("refused its configuration"), "{}", err.message);
+    assert!(
+        err.message.contains("refused its configuration"),
+        "{}",
+        err.message
+    );
     assert!(err.message.contains("ratio"), "{}", err.message);
     assert!(err.span.is_some(), "points at the config block");
 }

@@ -35,13 +35,22 @@ async fn an_infinite_loop_times_out_and_the_batch_passes_unchanged() {
     let originals: Vec<_> = inputs.iter().map(|b| b.otlp_bytes().unwrap()).collect();
     let started = Instant::now();
     let run = run(node, inputs).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(run.out.len(), 4, "on-error pass forwards every batch");
     for (m, o) in run.out.iter().zip(&originals) {
         assert_eq!(&m.batch.otlp_bytes().unwrap(), o);
     }
     assert_eq!(stats.failures("timeout"), 2);
-    assert_eq!(stats.reinstantiations.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(
+        stats
+            .reinstantiations
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
     let text = weir_wasm::render_metrics();
     assert!(text.contains("kind=\"timeout\"} 2"), "{text}");
 }
@@ -69,19 +78,28 @@ async fn a_panic_every_third_batch_is_caught_with_its_message_and_the_instance_r
             Outcome::Processed(p) => {
                 let spans = all_spans(&p.batch);
                 seen.push(match attr(&spans[0].attributes, "panic.seen") {
-                    Some(opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(n)) => *n,
+                    Some(opentelemetry_proto::tonic::common::v1::any_value::Value::IntValue(n)) => {
+                        *n
+                    }
                     other => panic!("batch {i}: {other:?}"),
                 });
             }
             o => {
                 let e = failure_of(o);
                 assert!(matches!(e, CallError::Trap { .. }), "{e}");
-                assert!(e.to_string().contains("one too many"), "panic message kept: {e}");
+                assert!(
+                    e.to_string().contains("one too many"),
+                    "panic message kept: {e}"
+                );
                 seen.push(0);
             }
         }
     }
-    assert_eq!(seen, [1, 2, 0, 1, 2, 0, 1], "a fresh instance after each panic");
+    assert_eq!(
+        seen,
+        [1, 2, 0, 1, 2, 0, 1],
+        "a fresh instance after each panic"
+    );
     assert_eq!(node.stats().failures("trap"), 2);
 }
 
@@ -103,11 +121,17 @@ async fn a_host_call_storm_is_stopped_by_the_budget() {
 
 #[tokio::test]
 async fn oversized_output_is_refused_even_when_the_plugin_ignores_the_refusal() {
-    let mut c = config(plugin_file("weir_test_plugin_oversize"), &[("size", "300000")]);
+    let mut c = config(
+        plugin_file("weir_test_plugin_oversize"),
+        &[("size", "300000")],
+    );
     c.limits.max_output = 1 << 20;
     let mut node = build(&c);
     let e = failure_of(node.process(&batch(8)));
-    assert!(matches!(&e, CallError::Failed(m) if m.contains("max-output")), "{e}");
+    assert!(
+        matches!(&e, CallError::Failed(m) if m.contains("max-output")),
+        "{e}"
+    );
     // Within the limit it works.
     let Outcome::Processed(p) = node.process(&batch(2)) else {
         panic!("2 x 300 kB fits in 1 MiB");
@@ -143,9 +167,15 @@ async fn repeated_failures_open_the_circuit_which_retries_after_a_backoff() {
     assert_eq!(load(&stats.circuit_opened), 1);
     let started = Instant::now();
     for _ in 0..5 {
-        assert!(matches!(node.process(&batch(1)), Outcome::Failed { error: None }));
+        assert!(matches!(
+            node.process(&batch(1)),
+            Outcome::Failed { error: None }
+        ));
     }
-    assert!(started.elapsed() < Duration::from_millis(100), "bypassing is immediate");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "bypassing is immediate"
+    );
     assert_eq!(load(&stats.bypassed), 5);
     assert_eq!(load(&stats.calls), 2);
     assert_eq!(load(&stats.circuit_open), 1);
@@ -197,7 +227,8 @@ fn files_that_are_not_components_are_refused() {
             .build_processor("t", engine(), std::path::Path::new("/"))
             .unwrap_err();
         assert!(
-            err.to_string().contains("not a valid WebAssembly component"),
+            err.to_string()
+                .contains("not a valid WebAssembly component"),
             "{}: {err}",
             path.display()
         );
@@ -229,4 +260,21 @@ fn compiled_plugins_are_cached_on_disk() {
     assert!(!third.compiled().from_cache);
     let fourth = weir_wasm::Plugin::new(&engine, "noop", bytes).unwrap();
     assert!(fourth.compiled().from_cache);
+}
+
+#[test]
+fn lending_batches_leaks_no_handles() {
+    let noop =
+        weir_wasm::Plugin::new(engine(), "noop", weir_wasm::builtin::get("noop").unwrap()).unwrap();
+    let telemetry = std::sync::Arc::new(weir_wasm::telemetry::PluginTelemetry::default());
+    let mut instance = noop
+        .instantiate("t", weir_wasm::Limits::default(), telemetry, &[])
+        .unwrap();
+    instance.set_max_handles(64);
+    let b = batch(1);
+    for i in 0..500 {
+        instance
+            .process(&b)
+            .unwrap_or_else(|e| panic!("call {i}: {e}"));
+    }
 }

@@ -4,6 +4,7 @@
 //! configuration.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod columns;
 mod common;
 mod config;
 mod hostile;

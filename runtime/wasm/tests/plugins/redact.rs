@@ -18,6 +18,8 @@ async fn masks_matches_of_a_value_pattern_in_listed_keys() {
         ("rule.pw.replacement", "password=***"),
     ]));
     let telemetry = node.telemetry().clone();
+    // The node's counters stay rendered while someone holds them.
+    let _stats = node.stats().clone();
     let batch = traces(
         vec![kv("db.statement", "password=resource-level")],
         vec![
@@ -48,8 +50,14 @@ async fn masks_matches_of_a_value_pattern_in_listed_keys() {
         attr_str(&spans[0].attributes, "db.statement"),
         Some("SELECT 1 WHERE password=*** AND x=1")
     );
-    assert_eq!(attr_str(&spans[0].attributes, "other"), Some("password=untouched"));
-    assert_eq!(attr_str(&spans[1].attributes, "db.statement"), Some("SELECT 2"));
+    assert_eq!(
+        attr_str(&spans[0].attributes, "other"),
+        Some("password=untouched")
+    );
+    assert_eq!(
+        attr_str(&spans[1].attributes, "db.statement"),
+        Some("SELECT 2")
+    );
     assert_eq!(
         attr(&spans[2].attributes, "db.statement"),
         Some(&any_value::Value::IntValue(42)),
@@ -58,7 +66,10 @@ async fn masks_matches_of_a_value_pattern_in_listed_keys() {
     assert_eq!(spans[0].name, "q1");
     assert_eq!(spans[0].trace_id, trace_id(1));
     assert_eq!(
-        telemetry.counter("redacted_values_total", &[("rule", "pw"), ("action", "mask")]),
+        telemetry.counter(
+            "redacted_values_total",
+            &[("rule", "pw"), ("action", "mask")]
+        ),
         Some(1)
     );
     assert!(weir_wasm::render_metrics().contains("weir_plugin_redacted_values_total{"));
@@ -108,7 +119,11 @@ async fn hashes_values_with_a_salt() {
         vec![span(
             "s",
             trace_id(1),
-            vec![kv("user.email", "ada@example.com"), kv_int("user.id", 42), kv("keep", "me")],
+            vec![
+                kv("user.email", "ada@example.com"),
+                kv_int("user.id", 42),
+                kv("keep", "me"),
+            ],
         )],
     );
     let run = run(node, vec![batch]).await;
@@ -128,7 +143,7 @@ async fn hashes_values_with_a_salt() {
 
 #[tokio::test]
 async fn a_pattern_without_keys_applies_to_every_key_and_masking_without_pattern_masks_whole_values()
-{
+ {
     let node = build(&redact(&[
         ("rule.cards.pattern", r"\b\d(?:[ -]?\d){12,15}\b"),
         ("rule.cards.replacement", "[card]"),
@@ -149,7 +164,10 @@ async fn a_pattern_without_keys_applies_to_every_key_and_masking_without_pattern
     );
     let run = run(node, vec![batch]).await;
     let spans = all_spans(&run.out[0].batch);
-    assert_eq!(attr_str(&spans[0].attributes, "note"), Some("paid with [card] today"));
+    assert_eq!(
+        attr_str(&spans[0].attributes, "note"),
+        Some("paid with [card] today")
+    );
     assert_eq!(attr_str(&spans[0].attributes, "card"), Some("[card]"));
     assert_eq!(attr_str(&spans[0].attributes, "api.token"), Some("***"));
     assert_eq!(attr_str(&spans[0].attributes, "count"), Some("12"));
@@ -157,8 +175,14 @@ async fn a_pattern_without_keys_applies_to_every_key_and_masking_without_pattern
 
 #[tokio::test]
 async fn a_batch_nothing_matches_goes_on_with_its_original_bytes() {
-    let node = build(&redact(&[("rule.pw.keys", "password"), ("rule.pw.action", "delete")]));
-    let batch = traces(vec![], vec![span("s", trace_id(1), vec![kv("user", "ada")])]);
+    let node = build(&redact(&[
+        ("rule.pw.keys", "password"),
+        ("rule.pw.action", "delete"),
+    ]));
+    let batch = traces(
+        vec![],
+        vec![span("s", trace_id(1), vec![kv("user", "ada")])],
+    );
     let original = batch.otlp_bytes().unwrap();
     let run = run(node, vec![batch]).await;
     assert_eq!(run.out.len(), 1);
@@ -181,13 +205,26 @@ async fn invalid_rules_are_refused_at_build_with_the_reason() {
     }
     for (pairs, needle) in [
         (vec![("rule.x.action", "mask")], "needs `keys` or `pattern`"),
-        (vec![("rule.x.keys", "k"), ("rule.x.action", "shred")], "unknown action"),
         (
-            vec![("rule.x.keys", "k"), ("rule.x.action", "delete"), ("rule.x.pattern", "a")],
+            vec![("rule.x.keys", "k"), ("rule.x.action", "shred")],
+            "unknown action",
+        ),
+        (
+            vec![
+                ("rule.x.keys", "k"),
+                ("rule.x.action", "delete"),
+                ("rule.x.pattern", "a"),
+            ],
             "takes no `pattern`",
         ),
-        (vec![("rule.x.keys", "k"), ("rule.x.scopes", "span")], "unknown scope"),
-        (vec![("rules.x.keys", "k")], "unknown setting `rules.x.keys`"),
+        (
+            vec![("rule.x.keys", "k"), ("rule.x.scopes", "span")],
+            "unknown scope",
+        ),
+        (
+            vec![("rules.x.keys", "k")],
+            "unknown setting `rules.x.keys`",
+        ),
         (vec![], "no rules"),
     ] {
         let err = redact(&pairs)

@@ -8,7 +8,10 @@ use weir_wasm::PluginSource;
 use crate::common::*;
 
 fn sample(ratio: &str) -> weir_wasm::WasmConfig {
-    config(PluginSource::Builtin("sample".to_string()), &[("ratio", ratio)])
+    config(
+        PluginSource::Builtin("sample".to_string()),
+        &[("ratio", ratio)],
+    )
 }
 
 const HALF: u64 = 1 << 55;
@@ -58,7 +61,9 @@ async fn the_same_trace_gets_the_same_decision_and_the_ratio_holds() {
     let mut spans = Vec::new();
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for i in 0..2000 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let id = trace_id(seed >> 8);
         spans.push(span(&format!("a{i}"), id.clone(), vec![]));
         spans.push(span(&format!("b{i}"), id, vec![]));
@@ -108,19 +113,32 @@ async fn logs_follow_their_trace_and_records_without_one_are_kept() {
         .map(|l| format!("{:?}", l.body.as_ref().and_then(|b| b.value.as_ref())))
         .collect();
     assert_eq!(bodies.len(), 2, "{bodies:?}");
-    assert!(bodies[0].contains("kept") && bodies[1].contains("no trace"), "{bodies:?}");
+    assert!(
+        bodies[0].contains("kept") && bodies[1].contains("no trace"),
+        "{bodies:?}"
+    );
 }
 
 #[tokio::test]
 async fn resources_left_without_spans_are_dropped_and_an_empty_result_is_not_sent() {
     let node = build(&sample("0.5"));
     let batch = traces_of(vec![
-        (vec![kv("service.name", "gone")], vec![span("x", trace_id(1), vec![])]),
-        (vec![kv("service.name", "kept")], vec![span("y", trace_id(HALF), vec![])]),
+        (
+            vec![kv("service.name", "gone")],
+            vec![span("x", trace_id(1), vec![])],
+        ),
+        (
+            vec![kv("service.name", "kept")],
+            vec![span("y", trace_id(HALF), vec![])],
+        ),
     ]);
     let all_dropped = traces(vec![], vec![span("z", trace_id(3), vec![])]);
     let run = run(node, vec![batch, all_dropped]).await;
-    assert_eq!(run.out.len(), 1, "a batch sampled to nothing is not forwarded");
+    assert_eq!(
+        run.out.len(),
+        1,
+        "a batch sampled to nothing is not forwarded"
+    );
     let req = decode_traces(&run.out[0].batch);
     assert_eq!(req.resource_spans.len(), 1);
     let resource = req.resource_spans[0].resource.as_ref().unwrap();

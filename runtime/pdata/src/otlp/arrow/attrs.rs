@@ -272,6 +272,28 @@ impl AttrsBuilder {
     }
 }
 
+/// One `AnyValue` of a column, borrowed: what the wire encoder writes
+/// without building a prost message.
+#[derive(Clone, Copy)]
+pub(crate) enum ValueRef<'a> {
+    /// No value set.
+    Empty,
+    /// `string_value`.
+    Str(&'a str),
+    /// `bool_value`.
+    Bool(bool),
+    /// `int_value`.
+    Int(i64),
+    /// `double_value`.
+    Double(f64),
+    /// `bytes_value`.
+    Bytes(&'a [u8]),
+    /// `string_value_strindex`.
+    StrIndex(i32),
+    /// An array or kvlist: the protobuf `AnyValue` message as stored.
+    Encoded(&'a [u8]),
+}
+
 /// Reads an `AnyValue` struct column.
 pub(crate) struct AnyValueReader<'a> {
     cols: Cols<'a>,
@@ -321,6 +343,37 @@ impl<'a> AnyValueReader<'a> {
         self.bytes
             .filter(|b| b.is_valid(i))
             .map_or(&[][..], |b| b.value(i))
+    }
+
+    /// The value at `i` without copying; `None` when null. Reads what
+    /// [`Self::get`] reads, with the same errors, except that an array or
+    /// kvlist is returned as stored (not checked).
+    pub(crate) fn value_ref(&self, i: usize) -> Result<Option<ValueRef<'a>>, PdataError> {
+        if self.array.is_null(i) {
+            return Ok(None);
+        }
+        let code = if self.ty.is_valid(i) {
+            self.ty.value(i)
+        } else {
+            0
+        };
+        let ty = ValueType::from_u8(code).ok_or_else(|| {
+            self.cols
+                .err(av::TYPE, format_args!("unknown value type {code}"))
+        })?;
+        Ok(Some(match ty {
+            ValueType::Empty => ValueRef::Empty,
+            ValueType::Str => ValueRef::Str(self.str.get(i)),
+            ValueType::Bool => ValueRef::Bool(self.bool.opt(i).unwrap_or_default()),
+            ValueType::Int => ValueRef::Int(self.int.get(i)),
+            ValueType::Double => ValueRef::Double(self.double.get(i)),
+            ValueType::Bytes => ValueRef::Bytes(self.bytes(i)),
+            ValueType::StrIndex => ValueRef::StrIndex(
+                i32::try_from(self.int.get(i))
+                    .map_err(|e| self.cols.err(av::INT, format_args!("string index: {e}")))?,
+            ),
+            ValueType::Array | ValueType::KvList => ValueRef::Encoded(self.bytes(i)),
+        }))
     }
 
     /// The value at `i`; `None` when null.
@@ -403,6 +456,27 @@ impl<'a> AttrsReader<'a> {
     /// Whether row `i` is null (or the column missing).
     pub(crate) fn is_null(&self, i: usize) -> bool {
         self.map.is_none_or(|m| m.is_null(i))
+    }
+
+    /// The entry range of row `i`; `None` when null (or the column
+    /// missing).
+    pub(crate) fn range(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        let map = self.map.filter(|m| m.is_valid(i))?;
+        let offsets = map.value_offsets();
+        Some(offsets[i].as_usize()..offsets[i + 1].as_usize())
+    }
+
+    /// The key of entry `j`.
+    pub(crate) fn key(&self, j: usize) -> &'a str {
+        self.keys.get(j)
+    }
+
+    /// The value of entry `j`, borrowed; `None` when null.
+    pub(crate) fn value_ref(&self, j: usize) -> Result<Option<ValueRef<'a>>, PdataError> {
+        match &self.values {
+            Some(v) => v.value_ref(j),
+            None => Ok(None),
+        }
     }
 
     /// The attributes of row `i`; empty when null.

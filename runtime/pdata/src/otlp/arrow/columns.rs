@@ -389,6 +389,16 @@ impl IdCol<'_> {
     }
 }
 
+impl<'a> IdCol<'a> {
+    /// The id at `i` without copying; empty when null or missing.
+    pub(crate) fn slice(&self, i: usize) -> &'a [u8] {
+        match self.0 {
+            Some(a) if a.is_valid(i) => a.value(i),
+            _ => &[],
+        }
+    }
+}
+
 /// A list column, or none.
 #[derive(Clone, Copy)]
 pub(crate) struct ListCol<'a>(pub(crate) Option<&'a ListArray>);

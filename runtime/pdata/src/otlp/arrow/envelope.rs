@@ -220,9 +220,9 @@ impl ScopesBuilder {
 }
 
 /// A list of strings, or none.
-struct StrList<'a> {
-    list: ListCol<'a>,
-    values: StrCol<'a>,
+pub(super) struct StrList<'a> {
+    pub(super) list: ListCol<'a>,
+    pub(super) values: StrCol<'a>,
 }
 
 impl<'a> StrList<'a> {
@@ -245,9 +245,9 @@ impl<'a> StrList<'a> {
 }
 
 /// Reads `resources.entity_refs`.
-struct EntityRefsReader<'a> {
-    list: ListCol<'a>,
-    fields: Option<(StrCol<'a>, StrCol<'a>, StrList<'a>, StrList<'a>)>,
+pub(super) struct EntityRefsReader<'a> {
+    pub(super) list: ListCol<'a>,
+    pub(super) fields: Option<(StrCol<'a>, StrCol<'a>, StrList<'a>, StrList<'a>)>,
 }
 
 impl<'a> EntityRefsReader<'a> {
@@ -285,11 +285,11 @@ impl<'a> EntityRefsReader<'a> {
 
 /// Reads the `resources` table.
 pub(crate) struct ResourcesReader<'a> {
-    ids: &'a PrimitiveArray<UInt32Type>,
-    attrs: AttrsReader<'a>,
-    dropped: Prim<'a, UInt32Type>,
-    entity_refs: EntityRefsReader<'a>,
-    schema_url: StrCol<'a>,
+    pub(super) ids: &'a PrimitiveArray<UInt32Type>,
+    pub(super) attrs: AttrsReader<'a>,
+    pub(super) dropped: Prim<'a, UInt32Type>,
+    pub(super) entity_refs: EntityRefsReader<'a>,
+    pub(super) schema_url: StrCol<'a>,
 }
 
 impl<'a> ResourcesReader<'a> {
@@ -330,13 +330,13 @@ impl<'a> ResourcesReader<'a> {
 
 /// Reads the `scopes` table.
 pub(crate) struct ScopesReader<'a> {
-    ids: &'a PrimitiveArray<UInt32Type>,
-    resource_ids: &'a PrimitiveArray<UInt32Type>,
-    name: StrCol<'a>,
-    version: StrCol<'a>,
-    attrs: AttrsReader<'a>,
-    dropped: Prim<'a, UInt32Type>,
-    schema_url: StrCol<'a>,
+    pub(super) ids: &'a PrimitiveArray<UInt32Type>,
+    pub(super) resource_ids: &'a PrimitiveArray<UInt32Type>,
+    pub(super) name: StrCol<'a>,
+    pub(super) version: StrCol<'a>,
+    pub(super) attrs: AttrsReader<'a>,
+    pub(super) dropped: Prim<'a, UInt32Type>,
+    pub(super) schema_url: StrCol<'a>,
 }
 
 impl<'a> ScopesReader<'a> {

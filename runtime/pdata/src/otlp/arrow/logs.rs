@@ -82,18 +82,18 @@ pub(crate) fn encode(tables: &SignalTables) -> Result<Bytes, PdataError> {
 
 /// Builds the logs records table, one log record at a time.
 pub(crate) struct LogsBuilder {
-    scope_id: Vec<u32>,
-    time: Vec<i64>,
-    observed_time: Vec<i64>,
-    severity_number: Vec<i32>,
-    severity_text: StringDictionaryBuilder<UInt32Type>,
-    body: AnyValueBuilder,
-    attrs: AttrsBuilder,
-    dropped_attributes: Vec<u32>,
-    flags: Vec<u32>,
-    trace_id: FixedSizeBinaryBuilder,
-    span_id: FixedSizeBinaryBuilder,
-    event_name: StringDictionaryBuilder<UInt32Type>,
+    pub(super) scope_id: Vec<u32>,
+    pub(super) time: Vec<i64>,
+    pub(super) observed_time: Vec<i64>,
+    pub(super) severity_number: Vec<i32>,
+    pub(super) severity_text: StringDictionaryBuilder<UInt32Type>,
+    pub(super) body: AnyValueBuilder,
+    pub(super) attrs: AttrsBuilder,
+    pub(super) dropped_attributes: Vec<u32>,
+    pub(super) flags: Vec<u32>,
+    pub(super) trace_id: FixedSizeBinaryBuilder,
+    pub(super) span_id: FixedSizeBinaryBuilder,
+    pub(super) event_name: StringDictionaryBuilder<UInt32Type>,
 }
 
 impl LogsBuilder {
@@ -157,22 +157,22 @@ impl LogsBuilder {
 }
 
 /// Reads log records from the records table.
-struct LogsReader<'a> {
-    time: Prim<'a, TimestampNanosecondType>,
-    observed_time: Prim<'a, TimestampNanosecondType>,
-    severity_number: Prim<'a, Int32Type>,
-    severity_text: StrCol<'a>,
-    body: Option<AnyValueReader<'a>>,
-    attrs: AttrsReader<'a>,
-    dropped_attributes: Prim<'a, UInt32Type>,
-    flags: Prim<'a, UInt32Type>,
-    trace_id: IdCol<'a>,
-    span_id: IdCol<'a>,
-    event_name: StrCol<'a>,
+pub(super) struct LogsReader<'a> {
+    pub(super) time: Prim<'a, TimestampNanosecondType>,
+    pub(super) observed_time: Prim<'a, TimestampNanosecondType>,
+    pub(super) severity_number: Prim<'a, Int32Type>,
+    pub(super) severity_text: StrCol<'a>,
+    pub(super) body: Option<AnyValueReader<'a>>,
+    pub(super) attrs: AttrsReader<'a>,
+    pub(super) dropped_attributes: Prim<'a, UInt32Type>,
+    pub(super) flags: Prim<'a, UInt32Type>,
+    pub(super) trace_id: IdCol<'a>,
+    pub(super) span_id: IdCol<'a>,
+    pub(super) event_name: StrCol<'a>,
 }
 
 impl<'a> LogsReader<'a> {
-    fn new(cols: &Cols<'a>) -> Result<Self, PdataError> {
+    pub(super) fn new(cols: &Cols<'a>) -> Result<Self, PdataError> {
         let body = match cols.get(lg::BODY) {
             None => None,
             Some(a) => Some(AnyValueReader::new(cols, lg::BODY, a.as_ref())?),

@@ -6,11 +6,15 @@
 //! `encode(decode(x))` decodes to the same message as `x` (unknown fields
 //! aside), which `tests/roundtrip.rs` proves with property tests.
 //!
-//! Today the request is decoded with prost into the `opentelemetry_proto`
-//! structs and then appended to Arrow builders in one pass. The builders
-//! (`SpansBuilder::append`, `AttrsBuilder::key` + `AnyValueBuilder::append_str`
-//! ...) take one item at a time so that a decoder walking the wire format
-//! can replace the prost step without touching them.
+//! Traces and logs are converted by `wire`: the decoder walks the
+//! protobuf bytes and appends each field straight into the builders
+//! (`SpansBuilder`, `AttrsBuilder::key` + `AnyValueBuilder::append_str`
+//! ...), the encoder writes protobuf straight from the columns, with no
+//! `opentelemetry_proto` structs in between. Metrics still go through prost
+//! (decode into the structs, then the builders; the reverse on encode).
+//! [`decode_via_prost`] and [`encode_via_prost`] keep the prost path of
+//! every signal as the reference the wire path is tested against
+//! (`tests/wire.rs`).
 //!
 //! Encoding reads columns by name and is lenient where that is free (a
 //! missing column reads as OTLP's default, strings may be plain or
@@ -26,6 +30,7 @@ mod envelope;
 mod logs;
 mod metrics;
 mod traces;
+mod wire;
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
@@ -56,10 +61,26 @@ pub fn concat(signal: Signal, parts: &[&SignalTables]) -> Result<SignalTables, P
 /// order).
 ///
 /// # Errors
-/// [`PdataError::Decode`] for bytes that are not a valid request;
+/// [`PdataError::Protobuf`] (traces, logs: with the byte offset) or
+/// [`PdataError::Decode`] (metrics, nested `AnyValue`s, resources and
+/// scopes) for bytes that are not a valid request;
 /// [`PdataError::InvalidValue`] for a trace id that is neither empty nor 16
 /// bytes or a span id that is neither empty nor 8 bytes.
 pub fn decode(signal: Signal, bytes: &[u8]) -> Result<SignalTables, PdataError> {
+    match signal {
+        Signal::Traces => wire::traces::decode(bytes),
+        Signal::Metrics => metrics::decode(bytes),
+        Signal::Logs => wire::logs::decode(bytes),
+    }
+}
+
+/// [`decode`] through prost: the request is decoded into the
+/// `opentelemetry-proto` structs, then appended to the builders. The
+/// reference the wire decoder is tested against; same result, slower.
+///
+/// # Errors
+/// As [`decode`] ([`PdataError::Decode`] for invalid bytes).
+pub fn decode_via_prost(signal: Signal, bytes: &[u8]) -> Result<SignalTables, PdataError> {
     match signal {
         Signal::Traces => traces::decode(bytes),
         Signal::Metrics => metrics::decode(bytes),
@@ -80,6 +101,20 @@ pub fn decode(signal: Signal, bytes: &[u8]) -> Result<SignalTables, PdataError> 
 /// has a type the schema does not allow; [`PdataError::Decode`] when a
 /// nested `AnyValue` (array or kvlist) holds invalid protobuf.
 pub fn encode(signal: Signal, tables: &SignalTables) -> Result<Bytes, PdataError> {
+    match signal {
+        Signal::Traces => wire::traces::encode(tables),
+        Signal::Metrics => metrics::encode(tables),
+        Signal::Logs => wire::logs::encode(tables),
+    }
+}
+
+/// [`encode`] through prost: the tables are turned into the
+/// `opentelemetry-proto` structs, then encoded. The reference the wire
+/// encoder is tested against; same bytes, slower.
+///
+/// # Errors
+/// As [`encode`].
+pub fn encode_via_prost(signal: Signal, tables: &SignalTables) -> Result<Bytes, PdataError> {
     match signal {
         Signal::Traces => traces::encode(tables),
         Signal::Metrics => metrics::encode(tables),

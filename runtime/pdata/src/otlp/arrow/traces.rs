@@ -79,12 +79,12 @@ pub(crate) fn encode(tables: &SignalTables) -> Result<Bytes, PdataError> {
 }
 
 /// Builds the `spans.events` column.
-struct EventsBuilder {
-    offsets: OffsetsBuilder,
-    time: Vec<i64>,
-    name: StringBuilder,
-    attrs: AttrsBuilder,
-    dropped: Vec<u32>,
+pub(super) struct EventsBuilder {
+    pub(super) offsets: OffsetsBuilder,
+    pub(super) time: Vec<i64>,
+    pub(super) name: StringBuilder,
+    pub(super) attrs: AttrsBuilder,
+    pub(super) dropped: Vec<u32>,
 }
 
 impl EventsBuilder {
@@ -105,7 +105,7 @@ impl EventsBuilder {
         self.dropped.push(event.dropped_attributes_count);
     }
 
-    fn close_row(&mut self) {
+    pub(super) fn close_row(&mut self) {
         self.offsets.close(self.time.len());
     }
 
@@ -122,14 +122,14 @@ impl EventsBuilder {
 }
 
 /// Builds the `spans.links` column.
-struct LinksBuilder {
-    offsets: OffsetsBuilder,
-    trace_id: FixedSizeBinaryBuilder,
-    span_id: FixedSizeBinaryBuilder,
-    trace_state: StringBuilder,
-    attrs: AttrsBuilder,
-    dropped: Vec<u32>,
-    flags: Vec<u32>,
+pub(super) struct LinksBuilder {
+    pub(super) offsets: OffsetsBuilder,
+    pub(super) trace_id: FixedSizeBinaryBuilder,
+    pub(super) span_id: FixedSizeBinaryBuilder,
+    pub(super) trace_state: StringBuilder,
+    pub(super) attrs: AttrsBuilder,
+    pub(super) dropped: Vec<u32>,
+    pub(super) flags: Vec<u32>,
 }
 
 impl LinksBuilder {
@@ -155,7 +155,7 @@ impl LinksBuilder {
         Ok(())
     }
 
-    fn close_row(&mut self) {
+    pub(super) fn close_row(&mut self) {
         self.offsets.close(self.flags.len());
     }
 
@@ -175,25 +175,25 @@ impl LinksBuilder {
 
 /// Builds the spans records table, one span at a time.
 pub(crate) struct SpansBuilder {
-    scope_id: Vec<u32>,
-    trace_id: FixedSizeBinaryBuilder,
-    span_id: FixedSizeBinaryBuilder,
-    trace_state: StringBuilder,
-    parent_span_id: FixedSizeBinaryBuilder,
-    flags: Vec<u32>,
-    name: StringDictionaryBuilder<UInt32Type>,
-    kind: Vec<i32>,
-    start_time: Vec<i64>,
-    end_time: Vec<i64>,
-    attrs: AttrsBuilder,
-    dropped_attributes: Vec<u32>,
-    events: EventsBuilder,
-    dropped_events: Vec<u32>,
-    links: LinksBuilder,
-    dropped_links: Vec<u32>,
-    status_code: Vec<i32>,
-    status_message: StringBuilder,
-    status_nulls: NullBufferBuilder,
+    pub(super) scope_id: Vec<u32>,
+    pub(super) trace_id: FixedSizeBinaryBuilder,
+    pub(super) span_id: FixedSizeBinaryBuilder,
+    pub(super) trace_state: StringBuilder,
+    pub(super) parent_span_id: FixedSizeBinaryBuilder,
+    pub(super) flags: Vec<u32>,
+    pub(super) name: StringDictionaryBuilder<UInt32Type>,
+    pub(super) kind: Vec<i32>,
+    pub(super) start_time: Vec<i64>,
+    pub(super) end_time: Vec<i64>,
+    pub(super) attrs: AttrsBuilder,
+    pub(super) dropped_attributes: Vec<u32>,
+    pub(super) events: EventsBuilder,
+    pub(super) dropped_events: Vec<u32>,
+    pub(super) links: LinksBuilder,
+    pub(super) dropped_links: Vec<u32>,
+    pub(super) status_code: Vec<i32>,
+    pub(super) status_message: StringBuilder,
+    pub(super) status_nulls: NullBufferBuilder,
 }
 
 impl SpansBuilder {
@@ -305,16 +305,16 @@ impl SpansBuilder {
 }
 
 /// Reads `spans.events`.
-struct EventsReader<'a> {
-    list: ListCol<'a>,
-    time: Prim<'a, TimestampNanosecondType>,
-    name: StrCol<'a>,
-    attrs: Option<AttrsReader<'a>>,
-    dropped: Prim<'a, UInt32Type>,
+pub(super) struct EventsReader<'a> {
+    pub(super) list: ListCol<'a>,
+    pub(super) time: Prim<'a, TimestampNanosecondType>,
+    pub(super) name: StrCol<'a>,
+    pub(super) attrs: Option<AttrsReader<'a>>,
+    pub(super) dropped: Prim<'a, UInt32Type>,
 }
 
 impl<'a> EventsReader<'a> {
-    fn new(cols: &Cols<'a>) -> Result<Self, PdataError> {
+    pub(super) fn new(cols: &Cols<'a>) -> Result<Self, PdataError> {
         let list = cols.list(sp::EVENTS)?;
         let mut reader = EventsReader {
             list,
@@ -351,18 +351,18 @@ impl<'a> EventsReader<'a> {
 }
 
 /// Reads `spans.links`.
-struct LinksReader<'a> {
-    list: ListCol<'a>,
-    trace_id: IdCol<'a>,
-    span_id: IdCol<'a>,
-    trace_state: StrCol<'a>,
-    attrs: Option<AttrsReader<'a>>,
-    dropped: Prim<'a, UInt32Type>,
-    flags: Prim<'a, UInt32Type>,
+pub(super) struct LinksReader<'a> {
+    pub(super) list: ListCol<'a>,
+    pub(super) trace_id: IdCol<'a>,
+    pub(super) span_id: IdCol<'a>,
+    pub(super) trace_state: StrCol<'a>,
+    pub(super) attrs: Option<AttrsReader<'a>>,
+    pub(super) dropped: Prim<'a, UInt32Type>,
+    pub(super) flags: Prim<'a, UInt32Type>,
 }
 
 impl<'a> LinksReader<'a> {
-    fn new(cols: &Cols<'a>) -> Result<Self, PdataError> {
+    pub(super) fn new(cols: &Cols<'a>) -> Result<Self, PdataError> {
         let list = cols.list(sp::LINKS)?;
         let Some(values) = list.struct_values(cols, sp::LINKS)? else {
             return Ok(LinksReader {
@@ -407,27 +407,27 @@ impl<'a> LinksReader<'a> {
 }
 
 /// Reads spans from the records table.
-struct SpansReader<'a> {
-    trace_id: IdCol<'a>,
-    span_id: IdCol<'a>,
-    trace_state: StrCol<'a>,
-    parent_span_id: IdCol<'a>,
-    flags: Prim<'a, UInt32Type>,
-    name: StrCol<'a>,
-    kind: Prim<'a, Int32Type>,
-    start_time: Prim<'a, TimestampNanosecondType>,
-    end_time: Prim<'a, TimestampNanosecondType>,
-    attrs: AttrsReader<'a>,
-    dropped_attributes: Prim<'a, UInt32Type>,
-    events: EventsReader<'a>,
-    dropped_events: Prim<'a, UInt32Type>,
-    links: LinksReader<'a>,
-    dropped_links: Prim<'a, UInt32Type>,
-    status: Option<(&'a StructArray, Prim<'a, Int32Type>, StrCol<'a>)>,
+pub(super) struct SpansReader<'a> {
+    pub(super) trace_id: IdCol<'a>,
+    pub(super) span_id: IdCol<'a>,
+    pub(super) trace_state: StrCol<'a>,
+    pub(super) parent_span_id: IdCol<'a>,
+    pub(super) flags: Prim<'a, UInt32Type>,
+    pub(super) name: StrCol<'a>,
+    pub(super) kind: Prim<'a, Int32Type>,
+    pub(super) start_time: Prim<'a, TimestampNanosecondType>,
+    pub(super) end_time: Prim<'a, TimestampNanosecondType>,
+    pub(super) attrs: AttrsReader<'a>,
+    pub(super) dropped_attributes: Prim<'a, UInt32Type>,
+    pub(super) events: EventsReader<'a>,
+    pub(super) dropped_events: Prim<'a, UInt32Type>,
+    pub(super) links: LinksReader<'a>,
+    pub(super) dropped_links: Prim<'a, UInt32Type>,
+    pub(super) status: Option<(&'a StructArray, Prim<'a, Int32Type>, StrCol<'a>)>,
 }
 
 impl<'a> SpansReader<'a> {
-    fn new(cols: &Cols<'a>) -> Result<Self, PdataError> {
+    pub(super) fn new(cols: &Cols<'a>) -> Result<Self, PdataError> {
         let status = match cols.structure(sp::STATUS)? {
             None => None,
             Some(s) => {

@@ -53,14 +53,11 @@ impl JsonWriter<'_> {
         for &(mut pos, end) in segments {
             while pos < end {
                 let at = pos;
-                let (number, wt) = self
-                    .scanner
-                    .key(&mut pos, end)
-                    .map_err(scan::Fail::into_error)?;
+                let (number, wt) = self.scanner.key(&mut pos, end).map_err(PdataError::from)?;
                 let Some(position) = msg.position(number) else {
                     self.scanner
                         .skip(number, wt, at, &mut pos, end, depth)
-                        .map_err(scan::Fail::into_error)?;
+                        .map_err(PdataError::from)?;
                     continue;
                 };
                 let start = pos;
@@ -68,7 +65,7 @@ impl JsonWriter<'_> {
                     wire::VARINT => {
                         self.scanner
                             .varint(&mut pos, end)
-                            .map_err(scan::Fail::into_error)?;
+                            .map_err(PdataError::from)?;
                         pos
                     }
                     wire::I64 => pos + 8,
@@ -77,7 +74,7 @@ impl JsonWriter<'_> {
                         let len = self
                             .scanner
                             .varint(&mut pos, end)
-                            .map_err(scan::Fail::into_error)?;
+                            .map_err(PdataError::from)?;
                         let start = pos;
                         let stop = usize::try_from(len)
                             .map_or(usize::MAX, |len| start.saturating_add(len));
@@ -194,7 +191,7 @@ impl JsonWriter<'_> {
                 let mut pos = o.start;
                 self.scanner
                     .varint(&mut pos, o.end)
-                    .map_err(scan::Fail::into_error)?
+                    .map_err(PdataError::from)?
                     == 0
             }
             _ if field.wire == wire::LEN => o.start == o.end,
@@ -238,7 +235,7 @@ impl JsonWriter<'_> {
                 _ => {
                     self.scanner
                         .varint(&mut pos, o.end)
-                        .map_err(scan::Fail::into_error)?;
+                        .map_err(PdataError::from)?;
                 }
             }
             if pos > o.end {
@@ -266,9 +263,7 @@ impl JsonWriter<'_> {
         };
         let varint = || -> Result<u64, PdataError> {
             let mut pos = start;
-            self.scanner
-                .varint(&mut pos, end)
-                .map_err(scan::Fail::into_error)
+            self.scanner.varint(&mut pos, end).map_err(PdataError::from)
         };
         match field.kind {
             Kind::Int32 | Kind::Enum(_) => write!(out, "{}", varint()? as i32),

@@ -26,6 +26,32 @@ pub(crate) mod wire {
     pub const I32: u8 = 5;
 }
 
+/// What the scan does on meeting a field key, precomputed per message for
+/// the keys below 256 (field numbers below 32, every wire type): the high
+/// nibble of [`Message::action`] is one of these, the low nibble the field's
+/// position in [`Message::fields`].
+pub(crate) mod action {
+    /// Unknown field, wrong wire type, or key too large for the table: the
+    /// general path sorts it out.
+    pub const GENERAL: u8 = 0;
+    /// A varint value.
+    pub const VARINT: u8 = 1;
+    /// An 8-byte value.
+    pub const I64: u8 = 2;
+    /// A 4-byte value.
+    pub const I32: u8 = 3;
+    /// A length-delimited UTF-8 string.
+    pub const STRING: u8 = 4;
+    /// Length-delimited bytes.
+    pub const BYTES: u8 = 5;
+    /// A trace or span id (length checked).
+    pub const ID: u8 = 6;
+    /// A nested message.
+    pub const MESSAGE: u8 = 7;
+    /// A packed repeated numeric field.
+    pub const PACKED: u8 = 8;
+}
+
 /// The type of a field, as far as the wire format and JSON care.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
@@ -85,6 +111,25 @@ impl Kind {
         }
     }
 
+    /// The [`action`] for a value of this kind with its own wire type.
+    const fn action(self) -> u8 {
+        match self {
+            Kind::Int32
+            | Kind::Int64
+            | Kind::UInt32
+            | Kind::UInt64
+            | Kind::SInt32
+            | Kind::Bool
+            | Kind::Enum(_) => action::VARINT,
+            Kind::Fixed64 | Kind::SFixed64 | Kind::Double => action::I64,
+            Kind::Fixed32 => action::I32,
+            Kind::String => action::STRING,
+            Kind::Bytes => action::BYTES,
+            Kind::Id { .. } => action::ID,
+            Kind::Message(_) => action::MESSAGE,
+        }
+    }
+
     /// Whether a repeated field of this kind may be packed (numeric scalars).
     pub(crate) const fn packable(self) -> bool {
         !matches!(self.wire_type(), wire::LEN)
@@ -125,6 +170,20 @@ pub(crate) struct Field {
 /// Field numbers below this bound are looked up in a table; OTLP uses 1..=16.
 const INDEX_LEN: usize = 32;
 
+/// How the scan walks a message: by its action table, or by a hand-written
+/// walk for the most frequent ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// The action table.
+    Table,
+    /// `KeyValue`'s own walk.
+    KeyValue,
+    /// `AnyValue`'s own walk.
+    AnyValue,
+    /// `Span`'s own walk.
+    Span,
+}
+
 /// One protobuf message type.
 #[derive(Debug)]
 pub(crate) struct Message {
@@ -135,39 +194,58 @@ pub(crate) struct Message {
     /// Whether each instance is one item of its signal (span, log record,
     /// data point).
     pub item: bool,
+    /// How the scan walks it.
+    pub shape: Shape,
     /// `index[number]` is the position in `fields` plus one, or 0.
     index: [u8; INDEX_LEN],
+    /// `actions[key]`: [`action`] `<< 4 |` position in `fields`.
+    actions: [u8; 256],
 }
 
 impl Message {
     const fn new(name: &'static str, fields: &'static [Field], item: bool) -> Message {
+        assert!(fields.len() <= 16, "positions must fit in a nibble");
         let mut index = [0u8; INDEX_LEN];
+        let mut actions = [action::GENERAL; 256];
         let mut i = 0;
         while i < fields.len() {
-            let n = fields[i].number as usize;
+            let field = &fields[i];
+            let n = field.number as usize;
             assert!(
                 n < INDEX_LEN && index[n] == 0,
                 "field number out of table or repeated"
             );
             index[n] = (i + 1) as u8;
+            actions[n << 3 | field.wire as usize] = field.kind.action() << 4 | i as u8;
+            if matches!(field.card, Card::Repeated) && field.kind.packable() {
+                actions[n << 3 | wire::LEN as usize] = action::PACKED << 4 | i as u8;
+            }
             i += 1;
         }
         Message {
             name,
             fields,
             item,
+            shape: Shape::Table,
             index,
+            actions,
         }
     }
 
-    /// The field with this number, if the schema knows it.
+    /// The same message, walked as `shape` says.
+    const fn walked(self, shape: Shape) -> Message {
+        Message { shape, ..self }
+    }
+
+    /// What to do on meeting this field key: `(action, position)`.
     #[inline(always)]
-    pub(crate) fn field(&self, number: u32) -> Option<&'static Field> {
-        let slot = *self.index.get(number as usize)?;
-        if slot == 0 {
-            return None;
-        }
-        self.fields.get(usize::from(slot) - 1)
+    pub(crate) fn action(&self, key: u64) -> (u8, usize) {
+        let slot = if key < 256 {
+            self.actions[key as usize]
+        } else {
+            action::GENERAL
+        };
+        (slot >> 4, usize::from(slot & 15))
     }
 
     /// The position in `fields` of the field with this number.
@@ -250,7 +328,8 @@ const fn id(len: usize, path: &'static str) -> Kind {
 
 // ---- common.proto, resource.proto ----
 
-pub(crate) static ANY_VALUE: Message = Message::new("AnyValue", ANY_VALUE_FIELDS, false);
+pub(crate) static ANY_VALUE: Message =
+    Message::new("AnyValue", ANY_VALUE_FIELDS, false).walked(Shape::AnyValue);
 static ANY_VALUE_FIELDS: &[Field] = &[
     one(1, "string_value", "stringValue", Kind::String),
     one(2, "bool_value", "boolValue", Kind::Bool),
@@ -273,7 +352,8 @@ static ARRAY_VALUE_FIELDS: &[Field] = &[rep(1, "values", "values", msg(&ANY_VALU
 static KEY_VALUE_LIST: Message = Message::new("KeyValueList", KEY_VALUE_LIST_FIELDS, false);
 static KEY_VALUE_LIST_FIELDS: &[Field] = &[rep(1, "values", "values", msg(&KEY_VALUE))];
 
-static KEY_VALUE: Message = Message::new("KeyValue", KEY_VALUE_FIELDS, false);
+pub(crate) static KEY_VALUE: Message =
+    Message::new("KeyValue", KEY_VALUE_FIELDS, false).walked(Shape::KeyValue);
 static KEY_VALUE_FIELDS: &[Field] = &[
     f(1, "key", "key", Kind::String),
     f(2, "value", "value", msg(&ANY_VALUE)),
@@ -347,7 +427,7 @@ const SPAN_KIND: &[&str] = &[
     "SPAN_KIND_CONSUMER",
 ];
 
-static SPAN: Message = Message::new("Span", SPAN_FIELDS, true);
+pub(crate) static SPAN: Message = Message::new("Span", SPAN_FIELDS, true).walked(Shape::Span);
 static SPAN_FIELDS: &[Field] = &[
     f(1, "trace_id", "traceId", id(16, "Span.trace_id")),
     f(2, "span_id", "spanId", id(8, "Span.span_id")),
@@ -777,9 +857,18 @@ mod tests {
                     previous = f.number;
                 }
                 assert_eq!(m.position(f.number), Some(i));
-                assert!(std::ptr::eq(m.field(f.number).expect("indexed"), f));
+                let key = u64::from(f.number) << 3 | u64::from(f.wire);
+                assert_eq!(m.action(key), (f.kind.action(), i), "{}.{}", m.name, f.name);
+                let packed = u64::from(f.number) << 3 | u64::from(wire::LEN);
+                if f.card == Card::Repeated && f.kind.packable() {
+                    assert_eq!(m.action(packed), (action::PACKED, i));
+                } else if f.wire != wire::LEN {
+                    assert_eq!(m.action(packed).0, action::GENERAL);
+                }
             }
-            assert!(m.field(0).is_none() && m.field(31).is_none() && m.field(1 << 20).is_none());
+            assert!(m.position(0).is_none() && m.position(31).is_none());
+            assert!(m.position(1 << 20).is_none());
+            assert_eq!(m.action(u64::MAX).0, action::GENERAL);
         }
     }
 }

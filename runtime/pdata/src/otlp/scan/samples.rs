@@ -107,7 +107,11 @@ fn span(i: u8) -> Span {
         trace_id: vec![i; 16],
         span_id: vec![i + 1; 8],
         trace_state: "k=v".to_owned(),
-        parent_span_id: if i.is_multiple_of(2) { vec![] } else { vec![9; 8] },
+        parent_span_id: if i.is_multiple_of(2) {
+            vec![]
+        } else {
+            vec![9; 8]
+        },
         flags: 0x301,
         name: format!("span {i}"),
         kind: i32::from(i % 6),
@@ -334,8 +338,16 @@ fn log(i: u8, body: Option<Value>) -> LogRecord {
         attributes: rich_attributes(),
         dropped_attributes_count: 1,
         flags: 1,
-        trace_id: if i.is_multiple_of(2) { vec![i; 16] } else { vec![] },
-        span_id: if i.is_multiple_of(2) { vec![i; 8] } else { vec![] },
+        trace_id: if i.is_multiple_of(2) {
+            vec![i; 16]
+        } else {
+            vec![]
+        },
+        span_id: if i.is_multiple_of(2) {
+            vec![i; 8]
+        } else {
+            vec![]
+        },
         event_name: if i == 3 {
             "device.app.lifecycle".to_owned()
         } else {

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use prost::Message as _;
 
 use super::samples::{self, count_logs, count_metrics, count_traces};
-use super::{MAX_DEPTH, scan};
+use super::{MAX_DEPTH, scan, scan_by_table};
 use crate::{PdataError, Signal};
 
 // ---- hand encoding ----
@@ -122,6 +122,10 @@ fn every_prefix_agrees_with_prost() {
         for cut in 0..=bytes.len() {
             let prefix = &bytes[..cut];
             let scanned = scan(signal, prefix);
+            assert_eq!(
+                format!("{scanned:?}"),
+                format!("{:?}", scan_by_table(signal, prefix))
+            );
             let decoded = prost_count(signal, prefix);
             match (&scanned, decoded) {
                 (Ok(n), Some((m, _))) => {
@@ -509,6 +513,11 @@ fn mutate(bytes: &mut Vec<u8>, edits: &[(usize, u8, u8)]) {
 /// count; whatever prost decodes with valid ids, scan accepts.
 fn agree(signal: Signal, bytes: &[u8]) -> Result<(), TestCaseError> {
     let scanned = scan(signal, bytes);
+    // The hand-written walks of KeyValue and AnyValue change nothing.
+    prop_assert_eq!(
+        format!("{:?}", scanned),
+        format!("{:?}", scan_by_table(signal, bytes))
+    );
     let decoded = prost_count(signal, bytes);
     match (scanned, decoded) {
         (Ok(n), Some((m, true))) => prop_assert_eq!(n, m),
@@ -599,5 +608,43 @@ fn the_fuzz_seeds_are_valid_requests() {
         let json = std::fs::read(seeds.join(format!("json/{name}.json"))).expect("seed");
         let converted = crate::otlp::json_to_protobuf(signal, &json[1..]).expect("valid JSON seed");
         assert!(scan(signal, &converted).is_ok_and(|n| n > 0), "{name}");
+    }
+}
+
+#[test]
+fn the_hand_written_walks_use_the_table_positions() {
+    use super::proto::{ANY_VALUE, KEY_VALUE, SPAN};
+    // span(), key_value() and any_value() name fields by position, which
+    // is the field number - 1.
+    for (msg, count) in [(&SPAN, 16), (&KEY_VALUE, 2), (&ANY_VALUE, 4)] {
+        for (i, field) in msg.fields.iter().take(count).enumerate() {
+            assert_eq!(field.number as usize, i + 1, "{}.{}", msg.name, field.name);
+        }
+    }
+}
+
+#[test]
+fn finds_non_ascii_bytes_anywhere_in_strings_of_any_length() {
+    for len in 0..40 {
+        let ascii = vec![b'a'; len];
+        assert_eq!(
+            scan(Signal::Traces, &one_span(&ld(5, &ascii))).ok(),
+            Some(1)
+        );
+        for at in 0..len {
+            let mut invalid = ascii.clone();
+            invalid[at] = 0xff;
+            let (offset, _) = protobuf_error(scan(Signal::Traces, &one_span(&ld(5, &invalid))));
+            assert_eq!(offset, span_start(len + 2) + 2 + at, "len {len} at {at}");
+            if at + 1 < len {
+                let mut accented = ascii.clone();
+                accented[at..at + 2].copy_from_slice("é".as_bytes());
+                assert_eq!(
+                    scan(Signal::Traces, &one_span(&ld(5, &accented))).ok(),
+                    Some(1),
+                    "len {len} at {at}"
+                );
+            }
+        }
     }
 }
