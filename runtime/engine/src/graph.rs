@@ -105,10 +105,10 @@ pub fn validate_with(
         let mut reader = decl.reader(&mut node_errors);
         let builder = (component.validate)(&mut reader);
         reader.finish();
-        if node_errors.is_empty() {
-            if let Some(b) = builder {
-                builders.push(b);
-            }
+        if node_errors.is_empty()
+            && let Some(b) = builder
+        {
+            builders.push(b);
         }
         errors.extend(node_errors);
     }

@@ -123,6 +123,9 @@ impl NodeMetrics {
     }
 }
 
+/// A counter series: name, help text and how to read it off a node.
+type Counter = (&'static str, &'static str, fn(&NodeMetrics) -> u64);
+
 /// Every node's metrics, for the admin endpoint.
 #[derive(Debug, Default, Clone)]
 pub struct MetricsRegistry {
@@ -146,7 +149,7 @@ impl MetricsRegistry {
     pub fn render(&self) -> String {
         let nodes = self.nodes.read();
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, fn(&NodeMetrics) -> u64); 8] = [
+        let counters: [Counter; 8] = [
             (
                 "weir_node_batches_in_total",
                 "Batches received by the node.",

@@ -130,10 +130,10 @@ impl Processor for BatchProcessor {
                 p.since.get_or_insert_with(Instant::now);
                 p.batches.push(msg.batch);
                 p.acks.extend(msg.acks);
-                if p.items >= config.max_items || p.bytes >= config.max_bytes {
-                    if let Some(p) = pending.remove(&signal) {
-                        flush(&ctx, p).await?;
-                    }
+                if (p.items >= config.max_items || p.bytes >= config.max_bytes)
+                    && let Some(p) = pending.remove(&signal)
+                {
+                    flush(&ctx, p).await?;
                 }
             }
             for (_, p) in std::mem::take(&mut pending) {
