@@ -28,6 +28,12 @@ pub fn registry() -> Registry {
             validate: weir_engine::processors::batch::validate,
         })
         .register(Component {
+            kind: NodeKind::Processor,
+            type_name: "wasm",
+            summary: "A WebAssembly component plugin (builtin:redact, builtin:sample, your own .wasm).",
+            validate: weir_wasm::validate,
+        })
+        .register(Component {
             kind: NodeKind::Exporter,
             type_name: "otlp",
             summary: "OTLP over gRPC or HTTP to any OTLP backend (Tempo, a collector).",

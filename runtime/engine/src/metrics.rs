@@ -126,10 +126,23 @@ impl NodeMetrics {
 /// A counter series: name, help text and how to read it off a node.
 type Counter = (&'static str, &'static str, fn(&NodeMetrics) -> u64);
 
+/// Renders series of a component's own (appended to `/metrics`).
+pub type Collector = Arc<dyn Fn(&mut String) + Send + Sync>;
+
 /// Every node's metrics, for the admin endpoint.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct MetricsRegistry {
     nodes: Arc<RwLock<Vec<Arc<NodeMetrics>>>>,
+    collectors: Arc<RwLock<Vec<(String, Collector)>>>,
+}
+
+impl std::fmt::Debug for MetricsRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsRegistry")
+            .field("nodes", &self.nodes.read().len())
+            .field("collectors", &self.collectors.read().len())
+            .finish()
+    }
 }
 
 impl MetricsRegistry {
@@ -138,6 +151,16 @@ impl MetricsRegistry {
         let m = Arc::new(NodeMetrics::new(node, kind, type_name));
         self.nodes.write().push(m.clone());
         m
+    }
+
+    /// Adds series rendered by a component (plugin telemetry, scrape
+    /// health...) after the node series. A collector registered again
+    /// under the same `name` replaces the previous one, so a component
+    /// that several nodes share registers once.
+    pub fn add_collector(&self, name: &str, collector: Collector) {
+        let mut c = self.collectors.write();
+        c.retain(|(n, _)| n != name);
+        c.push((name.to_string(), collector));
     }
 
     /// The counters of the node called `node`.
@@ -228,6 +251,10 @@ impl MetricsRegistry {
             );
             let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
         }
+        drop(nodes);
+        for (_, collect) in self.collectors.read().iter() {
+            collect(&mut out);
+        }
         out
     }
 }
@@ -257,5 +284,21 @@ mod tests {
         assert!(text.contains(
             "weir_node_processing_seconds_count{node=\"batch\",kind=\"processor\",type=\"batch\"} 1"
         ));
+    }
+
+    #[test]
+    fn collectors_are_appended_once_per_name() {
+        let r = MetricsRegistry::default();
+        r.add_collector(
+            "a",
+            Arc::new(|out: &mut String| out.push_str("x_total 1\n")),
+        );
+        r.add_collector(
+            "a",
+            Arc::new(|out: &mut String| out.push_str("x_total 2\n")),
+        );
+        let text = r.render();
+        assert!(text.ends_with("x_total 2\n"), "{text}");
+        assert!(!text.contains("x_total 1"), "{text}");
     }
 }

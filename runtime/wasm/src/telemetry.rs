@@ -246,6 +246,11 @@ fn labels_text(base: &str, extra: &[(String, String)]) -> String {
     out
 }
 
+/// [`render`], appended to `out` (a `weir_engine` metrics collector).
+pub fn render_into(out: &mut String) {
+    out.push_str(&render());
+}
+
 /// Every live plugin node's counters, and its plugin's own metrics, in the
 /// Prometheus text exposition format.
 pub fn render() -> String {

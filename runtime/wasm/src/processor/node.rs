@@ -125,6 +125,8 @@ impl Builder for WasmConfig {
             ConfigError::new(ErrorCode::Build, format!("processor {:?}: {e}", ctx.id))
                 .at(self.plugin.span, "this plugin cannot run here")
         })?;
+        ctx.metrics
+            .add_collector("wasm-plugins", std::sync::Arc::new(telemetry::render_into));
         match self.build_processor(ctx.id, engine, &ctx.base_dir) {
             Ok(p) => Ok(Built::Processor(Box::new(p))),
             Err(WasmError::Start {
