@@ -19,9 +19,11 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 
 /// Builtin plugins embedded in the binary: (name, crate).
-const BUILTINS: [(&str, &str); 3] = [
+const BUILTINS: [(&str, &str); 5] = [
     ("REDACT", "weir_plugin_redact"),
     ("SAMPLE", "weir_plugin_sample"),
+    ("ENRICH", "weir_plugin_enrich"),
+    ("SLI", "weir_plugin_sli"),
     ("NOOP", "weir_plugin_noop"),
 ];
 

@@ -279,7 +279,22 @@ impl Weir {
     /// # Panics
     /// When weir exits first or [`READY_TIMEOUT`] passes.
     pub async fn wait_ready(&mut self, admin: SocketAddr, listening: &[SocketAddr]) {
-        let deadline = Instant::now() + READY_TIMEOUT;
+        self.wait_ready_within(admin, listening, READY_TIMEOUT)
+            .await;
+    }
+
+    /// [`Weir::wait_ready`] with another timeout (a pipeline that compiles
+    /// a large plugin at start-up).
+    ///
+    /// # Panics
+    /// When weir exits first or `timeout` passes.
+    pub async fn wait_ready_within(
+        &mut self,
+        admin: SocketAddr,
+        listening: &[SocketAddr],
+        timeout: Duration,
+    ) {
+        let deadline = Instant::now() + timeout;
         let client = http_client();
         let url = format!("http://{admin}/readyz");
         loop {
@@ -293,7 +308,7 @@ impl Weir {
             }
             assert!(
                 Instant::now() < deadline,
-                "weir was not ready ({url}) within {READY_TIMEOUT:?}; its output:\n{}",
+                "weir was not ready ({url}) within {timeout:?}; its output:\n{}",
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;

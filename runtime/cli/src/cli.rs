@@ -36,6 +36,73 @@ pub enum Command {
     Query(QueryArgs),
     /// List the component types weir knows.
     Components,
+    /// Tools for plugin authors: scaffold, test, componentize.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `weir plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Create a plugin project that builds and passes its own test.
+    New(PluginNewArgs),
+    /// Run a plugin through weir's plugin host on an OTLP/JSON request.
+    Test(PluginTestArgs),
+    /// Make a WASI preview1 reactor module (from C) into a component.
+    Componentize(ComponentizeArgs),
+}
+
+/// Languages `weir plugin new` scaffolds.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Lang {
+    /// Rust, with the weir-plugin SDK (cargo, target wasm32-wasip2).
+    Rust,
+    /// Python, with componentize-py.
+    Python,
+    /// JavaScript, with componentize-js.
+    Js,
+    /// C, with clang for wasm32-wasi and the generated bindings.
+    C,
+}
+
+/// Arguments of `weir plugin new`.
+#[derive(Debug, clap::Args)]
+pub struct PluginNewArgs {
+    /// The plugin's language.
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+    /// The plugin's name (lower case, digits, '-' and '_').
+    pub name: String,
+    /// Where to create it (default: ./NAME).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Arguments of `weir plugin test`.
+#[derive(Debug, clap::Args)]
+pub struct PluginTestArgs {
+    /// The component (`.wasm`) or `builtin:NAME`.
+    pub plugin: String,
+    /// An OTLP/JSON export request (traces, logs or metrics).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// A setting for the plugin's `init`, as the flattened `config` pair
+    /// `KEY=VALUE` (`rule.pw.keys=db.statement`); repeatable.
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// The OTLP/JSON request the output must equal; exit 1 when it differs.
+    #[arg(long)]
+    pub expect: Option<PathBuf>,
+}
+
+/// Arguments of `weir plugin componentize`.
+#[derive(Debug, clap::Args)]
+pub struct ComponentizeArgs {
+    /// The core module (wasm32-wasi reactor, with the bindings' component type).
+    pub module: PathBuf,
+    /// The component to write.
+    #[arg(short, long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `weir run`.

@@ -1,8 +1,10 @@
-//! The `weir` command: run, validate and query telemetry pipelines.
+//! The `weir` command: run, validate and query telemetry pipelines, and
+//! the plugin author's tools.
 
 mod cli;
 mod components;
 mod logging;
+mod plugin;
 mod run;
 
 use std::process::ExitCode;
@@ -19,5 +21,6 @@ fn main() -> ExitCode {
             run::components();
             ExitCode::SUCCESS
         }
+        cli::Command::Plugin(p) => plugin::run(p),
     }
 }

@@ -51,6 +51,10 @@ pub enum PdataError {
     /// A batch with neither representation, or an empty list of batches.
     #[error("empty batch")]
     Empty,
+    /// Valid protobuf that a wire-level edit leaves to the decoded path
+    /// (see [`crate::otlp::edit`]).
+    #[error("the wire edit does not handle {0}; decode the batch instead")]
+    Unsupported(&'static str),
     /// A signal name that is not `traces`, `metrics` or `logs`.
     #[error("unknown signal {0:?} (expected traces, metrics or logs)")]
     UnknownSignal(String),

@@ -2,7 +2,7 @@
 //! script and embedded in the binary: `plugin "builtin:NAME"` needs no file.
 
 /// Builtins by name: (name, component bytes, one-line summary).
-const BUILTINS: [(&str, &[u8], &str); 3] = [
+const BUILTINS: [(&str, &[u8], &str); 5] = [
     (
         "redact",
         include_bytes!(env!("WEIR_WASM_BUILTIN_REDACT")),
@@ -12,6 +12,16 @@ const BUILTINS: [(&str, &[u8], &str); 3] = [
         "sample",
         include_bytes!(env!("WEIR_WASM_BUILTIN_SAMPLE")),
         "Consistent probability sampling by trace id (OpenTelemetry th/rv rules).",
+    ),
+    (
+        "enrich",
+        include_bytes!(env!("WEIR_WASM_BUILTIN_ENRICH")),
+        "Upserts attributes from static values and CSV/JSON lookup tables (reloaded on change).",
+    ),
+    (
+        "sli",
+        include_bytes!(env!("WEIR_WASM_BUILTIN_SLI")),
+        "Counts good and bad events per SLO (availability, latency) as weir.sli.events.",
     ),
     (
         "noop",

@@ -20,6 +20,12 @@ pub enum WasmError {
         #[source]
         source: std::io::Error,
     },
+    /// A directory in `grants { read ... }` is not one.
+    #[error("cannot grant {path}: it is not a directory")]
+    Grant {
+        /// The directory.
+        path: PathBuf,
+    },
     /// `builtin:NAME` names no builtin plugin.
     #[error("no builtin plugin {0:?} (builtins: {builtins})", builtins = crate::builtin::names().join(", "))]
     UnknownBuiltin(String),

@@ -43,7 +43,7 @@ pub use engine::PluginEngine;
 pub use error::{CallError, WasmError};
 pub use limits::Limits;
 pub use plugin::{Instance, Plugin, Processed};
-pub use processor::{OnError, PluginSource, WasmConfig, WasmProcessor, validate};
+pub use processor::{Grant, OnError, PluginSource, WasmConfig, WasmProcessor, validate};
 pub use telemetry::render as render_metrics;
 
 /// The directory holding every plugin `.wasm` built from `plugins/` (the

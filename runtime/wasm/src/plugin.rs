@@ -16,6 +16,7 @@ use crate::error::{CallError, WasmError};
 use crate::host::batch::BatchState;
 use crate::host::state::{HostState, PluginIdentity, Violation};
 use crate::limits::Limits;
+use crate::processor::config::Grant;
 use crate::telemetry::PluginTelemetry;
 
 /// A plugin compiled and linked against the host, ready to instantiate.
@@ -91,6 +92,23 @@ impl Plugin {
         telemetry: Arc<PluginTelemetry>,
         config: &[(String, String)],
     ) -> Result<Instance, CallError> {
+        self.instantiate_granted(node, limits, telemetry, config, &[])
+    }
+
+    /// [`Plugin::instantiate`] with directories the plugin may read
+    /// (preopened read-only; host paths must be resolved already).
+    ///
+    /// # Errors
+    /// As [`Plugin::instantiate`]; a grant that cannot be opened is a
+    /// [`CallError::Trap`] naming it.
+    pub fn instantiate_granted(
+        &self,
+        node: &str,
+        limits: Limits,
+        telemetry: Arc<PluginTelemetry>,
+        config: &[(String, String)],
+        grants: &[Grant],
+    ) -> Result<Instance, CallError> {
         let identity = Arc::new(PluginIdentity {
             node: node.to_string(),
             plugin: self.name.clone(),
@@ -98,7 +116,8 @@ impl Plugin {
         });
         let mut store = Store::new(
             self.pre.engine(),
-            HostState::new(limits, identity, telemetry),
+            HostState::new(limits, identity, telemetry, grants)
+                .map_err(|message| CallError::Trap { message })?,
         );
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
@@ -221,8 +240,7 @@ impl Instance {
     /// error for which [`CallError::poisons_instance`] is true the instance
     /// must be dropped.
     pub fn process(&mut self, batch: &Batch) -> Result<Processed, CallError> {
-        let tables = batch.tables()?;
-        let state = BatchState::new(batch.signal(), &tables);
+        let state = BatchState::of(batch)?;
         let res = self
             .store
             .data_mut()
@@ -258,10 +276,7 @@ impl Instance {
         if let Some(Violation::Output(n)) = call.violation {
             return Err(CallError::Output(n));
         }
-        let out = match state.into_changed() {
-            Some(tables) => Batch::from_tables(batch.signal(), tables),
-            None => batch.clone(),
-        };
+        let out = state.into_changed().into_batch(batch);
         Ok(Processed {
             batch: out,
             metrics: call.metrics,

@@ -130,6 +130,14 @@ fn label_key(labels: Vec<(String, String)>) -> Vec<(String, String)> {
     labels
 }
 
+fn plain_labels(labels: &[(String, String)]) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", inner.join(","))
+}
+
 fn overflow() -> Vec<(String, String)> {
     vec![("overflow".to_string(), "true".to_string())]
 }
@@ -197,6 +205,33 @@ impl PluginTelemetry {
                 h.sum += value;
             }
         });
+    }
+
+    /// The plugin's counters and histogram counts, one line each
+    /// (`name{labels} value`), for people rather than Prometheus.
+    pub fn render_plain(&self) -> String {
+        let mut out = String::new();
+        for (name, series) in self.metrics.lock().iter() {
+            match series {
+                Series::Counter(m) => {
+                    for (labels, v) in m {
+                        let _ = writeln!(out, "weir_plugin_{name}{} {v}", plain_labels(labels));
+                    }
+                }
+                Series::Histogram(m) => {
+                    for (labels, h) in m {
+                        let _ = writeln!(
+                            out,
+                            "weir_plugin_{name}_count{} {} (sum {})",
+                            plain_labels(labels),
+                            h.count,
+                            h.sum
+                        );
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The value of counter `name` with exactly `labels` (for tests).

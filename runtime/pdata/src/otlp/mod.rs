@@ -4,6 +4,8 @@
 //!   one pass without allocating: what a receiver runs on every request.
 //! - [`decode`] turns request bytes into [`SignalTables`].
 //! - [`encode`] turns [`SignalTables`] into request bytes.
+//! - [`edit`] deletes or replaces attribute values in request bytes
+//!   without decoding them (the redaction kernels' fast path).
 //! - [`json_to_protobuf`] / [`protobuf_to_json`] implement the OTLP/JSON
 //!   mapping (hex ids, enums as integers, 64-bit integers as strings).
 //!
@@ -12,6 +14,13 @@
 
 pub mod arrow;
 mod json;
+
+/// Attribute edits on OTLP request bytes, without decoding them.
+pub mod edit {
+    pub use super::arrow::wire::edit::{
+        AttributeEditor, AttributeSet, Edit, Edited, WireValue, attribute_keys, edit_attributes,
+    };
+}
 mod scan;
 
 use bytes::Bytes;

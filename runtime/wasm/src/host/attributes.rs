@@ -18,12 +18,13 @@ use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer, ScalarBuffer}
 use arrow_data::transform::MutableArrayData;
 use arrow_schema::DataType;
 use regex::Regex;
-use sha2::{Digest, Sha256};
+use weir_pdata::otlp::edit::WireValue;
 use weir_pdata::schema::{self, ValueType};
 
 use crate::bindings::weir::pipeline::types::{
     AttributeColumn, BinaryArray as WitBinary, HostError, Utf8Array, ValueKind,
 };
+use crate::host::kernels;
 
 /// The parts of an attribute map column.
 pub struct MapView<'a> {
@@ -324,7 +325,7 @@ impl<'a> MapView<'a> {
 
     /// Whether entry `e` is one of `keys` (every key when `keys` is empty).
     fn selects(keys: &[String], key: &str) -> bool {
-        keys.is_empty() || keys.iter().any(|k| k == key)
+        kernels::selects(keys, key, true)
     }
 
     /// Deletes `keys`; `None` when none was present.
@@ -383,9 +384,8 @@ impl<'a> MapView<'a> {
             {
                 continue;
             }
-            let s = self.str.value(e);
-            if re.is_match(s) {
-                changes.push((e, re.replace_all(s, replacement).into_owned()));
+            if let Some(r) = kernels::redact_value(re, replacement, self.str.value(e)) {
+                changes.push((e, r));
             }
         }
         if changes.is_empty() {
@@ -430,29 +430,22 @@ impl<'a> MapView<'a> {
             if keys.is_empty() || !Self::selects(keys, self.keys.value(e)) {
                 continue;
             }
-            let mut h = Sha256::new();
-            h.update(salt.as_bytes());
-            match self.value_type(e) {
-                None | Some(ValueType::Empty) => continue,
-                Some(ValueType::Str) => h.update(self.str.value(e).as_bytes()),
-                Some(ValueType::Int | ValueType::StrIndex) => {
-                    h.update(int.map_or(0, |a| a.value(e)).to_string().as_bytes());
+            let value = match self.value_type(e) {
+                None => WireValue::Absent,
+                Some(ValueType::Empty) => WireValue::Empty,
+                Some(ValueType::Str) => WireValue::Str(self.str.value(e)),
+                Some(ValueType::Int) => WireValue::Int(int.map_or(0, |a| a.value(e))),
+                Some(ValueType::StrIndex) => WireValue::StrIndex(int.map_or(0, |a| a.value(e))),
+                Some(ValueType::Double) => WireValue::Double(double.map_or(0.0, |a| a.value(e))),
+                Some(ValueType::Bool) => WireValue::Bool(boolean.is_some_and(|a| a.value(e))),
+                Some(ValueType::Bytes) => WireValue::Bytes(bytes.map_or(&[][..], |a| a.value(e))),
+                Some(ValueType::Array | ValueType::KvList) => {
+                    WireValue::Complex(bytes.map_or(&[][..], |a| a.value(e)))
                 }
-                Some(ValueType::Double) => {
-                    h.update(double.map_or(0.0, |a| a.value(e)).to_string().as_bytes());
-                }
-                Some(ValueType::Bool) => {
-                    h.update(if boolean.is_some_and(|a| a.value(e)) {
-                        b"true".as_slice()
-                    } else {
-                        b"false".as_slice()
-                    });
-                }
-                Some(ValueType::Bytes | ValueType::Array | ValueType::KvList) => {
-                    h.update(bytes.map_or(&[][..], |a| a.value(e)));
-                }
+            };
+            if let Some(h) = kernels::hash_value(salt, value) {
+                changes.push((e, h));
             }
-            changes.push((e, hex::encode(h.finalize())));
         }
         if changes.is_empty() {
             return Ok(None);

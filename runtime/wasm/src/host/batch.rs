@@ -1,11 +1,17 @@
 //! The `batch` resource: the host side of every `weir:pipeline/host`
 //! function.
 //!
-//! A [`BatchState`] holds the three Arrow tables of the batch being
-//! processed. Reads copy what is asked; writes and kernels replace whole
-//! columns (Arrow arrays are immutable and shared, so a replaced column
-//! costs its own rebuild and nothing else). When nothing was changed the
-//! node forwards the original batch, OTLP bytes and all.
+//! A [`BatchState`] starts from what the batch has: its OTLP bytes when it
+//! came from a receiver untouched, else its Arrow tables. The attribute
+//! kernels (`delete-attributes`, `redact`, `hash-attributes`) and the
+//! metadata calls work on the bytes directly (`weir_pdata::otlp::edit`):
+//! a plugin that only uses them never makes the batch decode to Arrow nor
+//! encode back. The first call that needs columns (a read, a write, a row
+//! selection, sampling) decodes the bytes once; from then on everything
+//! works on the tables. Writes and Arrow kernels replace whole columns
+//! (Arrow arrays are immutable and shared, so a replaced column costs its
+//! own rebuild and nothing else). When nothing was changed the node
+//! forwards the original batch, OTLP bytes and all.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,9 +20,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt32Type;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_buffer::{BooleanBuffer, Buffer};
+use bytes::Bytes;
 use wasmtime::component::Resource;
+use weir_pdata::otlp::edit::{self, AttributeEditor, AttributeSet};
 use weir_pdata::schema;
-use weir_pdata::{Signal, SignalTables};
+use weir_pdata::{Batch, Signal, SignalTables};
 
 use crate::bindings::weir::pipeline::host::{Host, HostBatch};
 use crate::bindings::weir::pipeline::types::{
@@ -24,13 +32,17 @@ use crate::bindings::weir::pipeline::types::{
 };
 use crate::host::attributes::MapView;
 use crate::host::state::{HostState, MAX_LOGS_PER_CALL};
-use crate::host::{columns, emit, sampling};
+use crate::host::{columns, emit, kernels, sampling};
 
 /// The batch a `process` call works on.
 #[derive(Debug)]
 pub struct BatchState {
     signal: Signal,
-    tables: SignalTables,
+    /// The request bytes while no call needed columns (edited in place by
+    /// the wire kernels), with the item count.
+    wire: Option<(Bytes, usize)>,
+    /// The tables, once decoded (or given); authoritative when present.
+    decoded: Option<SignalTables>,
     changed: bool,
 }
 
@@ -40,56 +52,158 @@ fn internal(e: impl std::fmt::Display) -> HostError {
     HostError::InvalidColumn(e.to_string())
 }
 
+/// What a `process` call left.
+#[derive(Debug)]
+pub enum Changed {
+    /// Nothing: forward the original batch.
+    Nothing,
+    /// New request bytes (the wire kernels changed them), with the item
+    /// count.
+    Wire(Bytes, usize),
+    /// New tables.
+    Tables(SignalTables),
+}
+
+impl Changed {
+    /// The batch to forward: `original` or a new one.
+    pub fn into_batch(self, original: &Batch) -> Batch {
+        match self {
+            Changed::Nothing => original.clone(),
+            Changed::Wire(bytes, items) => {
+                Batch::from_otlp_unchecked(original.signal(), bytes, items)
+            }
+            Changed::Tables(t) => Batch::from_tables(original.signal(), t),
+        }
+    }
+}
+
 impl BatchState {
     /// The working copy of `tables` (an `Arc` clone of each array).
     pub fn new(signal: Signal, tables: &SignalTables) -> Self {
         BatchState {
             signal,
-            tables: tables.clone(),
+            wire: None,
+            decoded: Some(tables.clone()),
             changed: false,
         }
     }
 
-    /// The tables if anything changed, else `None` (forward the original).
-    pub fn into_changed(self) -> Option<SignalTables> {
-        self.changed.then_some(self.tables)
+    /// Works on `batch` as it is: its bytes when it has them (decoded only
+    /// if a call needs columns), else its tables.
+    ///
+    /// # Errors
+    /// A batch with neither (a bug upstream).
+    pub fn of(batch: &Batch) -> Result<Self, weir_pdata::PdataError> {
+        if batch.has_otlp() {
+            return Ok(BatchState {
+                signal: batch.signal(),
+                wire: Some((batch.otlp_bytes()?, batch.items())),
+                decoded: None,
+                changed: false,
+            });
+        }
+        Ok(BatchState::new(batch.signal(), batch.tables()?.as_ref()))
     }
 
-    fn table(&self, scope: AttributeScope) -> &RecordBatch {
-        match scope {
-            AttributeScope::Record => &self.tables.records,
-            AttributeScope::Resource => &self.tables.resources,
-            AttributeScope::Scope => &self.tables.scopes,
+    /// What changed.
+    pub fn into_changed(self) -> Changed {
+        if !self.changed {
+            return Changed::Nothing;
+        }
+        match (self.decoded, self.wire) {
+            (Some(t), _) => Changed::Tables(t),
+            (None, Some((bytes, items))) => Changed::Wire(bytes, items),
+            (None, None) => Changed::Nothing,
         }
     }
 
-    fn table_mut(&mut self, scope: AttributeScope) -> &mut RecordBatch {
-        match scope {
-            AttributeScope::Record => &mut self.tables.records,
-            AttributeScope::Resource => &mut self.tables.resources,
-            AttributeScope::Scope => &mut self.tables.scopes,
+    /// The tables, decoding the bytes on first use.
+    fn tables(&mut self) -> Result<&mut SignalTables, HostError> {
+        if self.decoded.is_none() {
+            let (bytes, items) = self
+                .wire
+                .take()
+                .ok_or_else(|| internal("the batch has no data"))?;
+            match weir_pdata::otlp::decode(self.signal, &bytes) {
+                Ok(t) => self.decoded = Some(t),
+                Err(e) => {
+                    self.wire = Some((bytes, items));
+                    return Err(internal(format!("the batch does not decode: {e}")));
+                }
+            }
         }
+        self.decoded
+            .as_mut()
+            .ok_or_else(|| internal("the batch has no data"))
+    }
+
+    /// The request bytes, while the batch is not decoded.
+    fn wire_bytes(&self) -> Option<&Bytes> {
+        match (&self.decoded, &self.wire) {
+            (None, Some((b, _))) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Runs a wire edit while the batch is still bytes. `None` when the
+    /// batch is decoded or the edit declined (unusual encodings): use the
+    /// tables then.
+    fn edit_wire(
+        &mut self,
+        scope: AttributeScope,
+        editor: &mut dyn AttributeEditor,
+    ) -> Option<edit::Edited> {
+        let bytes = self.wire_bytes()?;
+        let mut edited = edit::edit_attributes(self.signal, bytes, set_of(scope), editor).ok()?;
+        if let (Some(new), Some((bytes, _))) = (edited.bytes.take(), self.wire.as_mut()) {
+            *bytes = Bytes::from(new);
+            self.changed = true;
+        }
+        Some(edited)
+    }
+
+    /// The number of records, without decoding when the count is known.
+    fn rows(&mut self) -> usize {
+        // Metrics count placeholder rows (metrics without points) as rows,
+        // which only the tables know.
+        if self.signal != Signal::Metrics
+            && let Some((_, items)) = self.wire.as_ref().filter(|_| self.decoded.is_none())
+        {
+            return *items;
+        }
+        self.tables().map_or(0, |t| t.records.num_rows())
+    }
+
+    fn table_mut(&mut self, scope: AttributeScope) -> Result<&mut RecordBatch, HostError> {
+        let t = self.tables()?;
+        Ok(match scope {
+            AttributeScope::Record => &mut t.records,
+            AttributeScope::Resource => &mut t.resources,
+            AttributeScope::Scope => &mut t.scopes,
+        })
     }
 
     /// The attribute map column of a scope.
-    fn attributes(&self, scope: AttributeScope) -> Result<&ArrayRef, HostError> {
-        self.table(scope)
+    fn attributes(&mut self, scope: AttributeScope) -> Result<ArrayRef, HostError> {
+        self.table_mut(scope)?
             .column_by_name(schema::span::ATTRIBUTES)
+            .cloned()
             .ok_or_else(|| internal("the table has no attributes column"))
     }
 
     /// Replaces the attribute map column of a scope.
     fn set_attributes(&mut self, scope: AttributeScope, map: ArrayRef) -> Result<(), HostError> {
-        let table = self.table_mut(scope);
+        let table = self.table_mut(scope)?;
         *table = replace_column(table, schema::span::ATTRIBUTES, map)?;
         self.changed = true;
         Ok(())
     }
 
     /// For each record, the row of its scope.
-    fn scope_rows(&self) -> Result<Vec<u32>, HostError> {
-        let scope_ids = ids(&self.tables.records, schema::span::SCOPE_ID)?;
-        let index = row_index(ids(&self.tables.scopes, schema::scope::ID)?);
+    fn scope_rows(&mut self) -> Result<Vec<u32>, HostError> {
+        let t = self.tables()?;
+        let scope_ids = ids(&t.records, schema::span::SCOPE_ID)?;
+        let index = row_index(ids(&t.scopes, schema::scope::ID)?);
         Ok(scope_ids
             .iter()
             .map(|id| index.get(id).copied().unwrap_or(u32::MAX))
@@ -97,10 +211,11 @@ impl BatchState {
     }
 
     /// For each record, the row of its resource.
-    fn resource_rows(&self) -> Result<Vec<u32>, HostError> {
+    fn resource_rows(&mut self) -> Result<Vec<u32>, HostError> {
         let scope_rows = self.scope_rows()?;
-        let scope_resources = ids(&self.tables.scopes, schema::scope::RESOURCE_ID)?;
-        let index = row_index(ids(&self.tables.resources, schema::resource::ID)?);
+        let t = self.tables()?;
+        let scope_resources = ids(&t.scopes, schema::scope::RESOURCE_ID)?;
+        let index = row_index(ids(&t.resources, schema::resource::ID)?);
         Ok(scope_rows
             .iter()
             .map(|&s| {
@@ -116,54 +231,51 @@ impl BatchState {
     /// without records by this (ones that had none before stay, so the
     /// batch stays lossless). Returns the number of records left.
     fn keep(&mut self, mask: &BooleanArray) -> Result<u32, HostError> {
-        let rows = self.tables.records.num_rows();
+        let t = self.tables()?;
+        let rows = t.records.num_rows();
         let kept = mask.true_count();
         if kept == rows {
             return Ok(u32::try_from(rows).unwrap_or(u32::MAX));
         }
-        let before: HashSet<u32> = ids(&self.tables.records, schema::span::SCOPE_ID)?
+        let before: HashSet<u32> = ids(&t.records, schema::span::SCOPE_ID)?
             .iter()
             .copied()
             .collect();
-        let records = arrow_select::filter::filter_record_batch(&self.tables.records, mask)
-            .map_err(internal)?;
+        let records =
+            arrow_select::filter::filter_record_batch(&t.records, mask).map_err(internal)?;
         let after: HashSet<u32> = ids(&records, schema::span::SCOPE_ID)?
             .iter()
             .copied()
             .collect();
-        self.tables.records = records;
+        t.records = records;
         let emptied: HashSet<u32> = before.difference(&after).copied().collect();
         if !emptied.is_empty() {
-            let scope_ids = ids(&self.tables.scopes, schema::scope::ID)?;
-            let resource_of = ids(&self.tables.scopes, schema::scope::RESOURCE_ID)?;
+            let scope_ids = ids(&t.scopes, schema::scope::ID)?;
+            let resource_of = ids(&t.scopes, schema::scope::RESOURCE_ID)?;
             let resources_before: HashSet<u32> = resource_of.iter().copied().collect();
             let keep_scope: BooleanArray = scope_ids
                 .iter()
                 .map(|id| Some(!emptied.contains(id)))
                 .collect();
-            let scopes =
-                arrow_select::filter::filter_record_batch(&self.tables.scopes, &keep_scope)
-                    .map_err(internal)?;
+            let scopes = arrow_select::filter::filter_record_batch(&t.scopes, &keep_scope)
+                .map_err(internal)?;
             let resources_after: HashSet<u32> = ids(&scopes, schema::scope::RESOURCE_ID)?
                 .iter()
                 .copied()
                 .collect();
-            self.tables.scopes = scopes;
+            t.scopes = scopes;
             let gone: HashSet<u32> = resources_before
                 .difference(&resources_after)
                 .copied()
                 .collect();
             if !gone.is_empty() {
-                let keep_resource: BooleanArray =
-                    ids(&self.tables.resources, schema::resource::ID)?
-                        .iter()
-                        .map(|id| Some(!gone.contains(id)))
-                        .collect();
-                self.tables.resources = arrow_select::filter::filter_record_batch(
-                    &self.tables.resources,
-                    &keep_resource,
-                )
-                .map_err(internal)?;
+                let keep_resource: BooleanArray = ids(&t.resources, schema::resource::ID)?
+                    .iter()
+                    .map(|id| Some(!gone.contains(id)))
+                    .collect();
+                t.resources =
+                    arrow_select::filter::filter_record_batch(&t.resources, &keep_resource)
+                        .map_err(internal)?;
             }
         }
         self.changed = true;
@@ -173,8 +285,10 @@ impl BatchState {
     /// The consistent-probability sampling decision per record, and the
     /// new trace state of spans whose threshold rises.
     fn sample(&mut self, ratio: f64) -> Result<u32, HostError> {
+        let signal = self.signal;
+        let tb = self.tables()?;
         let t = sampling::threshold(ratio);
-        let records = &self.tables.records;
+        let records = &tb.records;
         let rows = records.num_rows();
         let trace_ids = records
             .column_by_name(schema::span::TRACE_ID)
@@ -183,7 +297,7 @@ impl BatchState {
             // Metrics: no trace ids, nothing to sample.
             return Ok(u32::try_from(rows).unwrap_or(u32::MAX));
         };
-        let trace_states: Option<StringArray> = (self.signal == Signal::Traces)
+        let trace_states: Option<StringArray> = (signal == Signal::Traces)
             .then(|| {
                 records
                     .column_by_name(schema::span::TRACE_STATE)
@@ -227,11 +341,7 @@ impl BatchState {
                     _ => old.is_valid(i).then(|| old.value(i)),
                 })
                 .collect();
-            self.tables.records = replace_column(
-                &self.tables.records,
-                schema::span::TRACE_STATE,
-                Arc::new(updated),
-            )?;
+            tb.records = replace_column(&tb.records, schema::span::TRACE_STATE, Arc::new(updated))?;
             self.changed = true;
         }
         self.keep(&BooleanArray::from(keep))
@@ -268,6 +378,14 @@ fn replace_column(
     RecordBatch::try_new(schema, columns).map_err(internal)
 }
 
+fn set_of(scope: AttributeScope) -> AttributeSet {
+    match scope {
+        AttributeScope::Record => AttributeSet::Record,
+        AttributeScope::Resource => AttributeSet::Resource,
+        AttributeScope::Scope => AttributeSet::Scope,
+    }
+}
+
 fn to_wit_signal(s: Signal) -> wit::Signal {
     match s {
         Signal::Traces => wit::Signal::Traces,
@@ -297,13 +415,17 @@ impl HostBatch for HostState {
 
     fn len(&mut self, res: Resource<BatchState>) -> wasmtime::Result<u32> {
         self.host_call()?;
-        let rows = self.batch(&res)?.tables.records.num_rows();
+        let rows = self.batch(&res)?.rows();
         Ok(u32::try_from(rows).unwrap_or(u32::MAX))
     }
 
     fn column_names(&mut self, res: Resource<BatchState>) -> wasmtime::Result<Vec<String>> {
         self.host_call()?;
-        Ok(columns::names(&self.batch(&res)?.tables.records))
+        let b = self.batch(&res)?;
+        Ok(match &b.decoded {
+            Some(t) => columns::names(&t.records),
+            None => columns::names(&RecordBatch::new_empty(schema::records(b.signal))),
+        })
     }
 
     fn attribute_keys(
@@ -313,9 +435,13 @@ impl HostBatch for HostState {
     ) -> wasmtime::Result<Vec<String>> {
         self.host_call()?;
         let b = self.batch(&res)?;
+        if let Some(bytes) = b.wire_bytes()
+            && let Ok(keys) = edit::attribute_keys(b.signal, bytes, set_of(scope))
+        {
+            return Ok(keys);
+        }
         Ok(b.attributes(scope)
-            .and_then(MapView::new)
-            .map(|m| m.keys())
+            .and_then(|a| MapView::new(&a).map(|m| m.keys()))
             .unwrap_or_default())
     }
 
@@ -326,10 +452,11 @@ impl HostBatch for HostState {
     ) -> HostResult<Vec<Column>> {
         self.host_call()?;
         let b = self.batch(&res)?;
-        Ok(names
-            .iter()
-            .map(|n| columns::read(&b.tables.records, n))
-            .collect())
+        let t = match b.tables() {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(names.iter().map(|n| columns::read(&t.records, n)).collect())
     }
 
     fn read_attributes(
@@ -341,8 +468,7 @@ impl HostBatch for HostState {
         self.host_call()?;
         let b = self.batch(&res)?;
         Ok(b.attributes(scope)
-            .and_then(MapView::new)
-            .map(|m| m.read(&keys)))
+            .and_then(|a| MapView::new(&a).map(|m| m.read(&keys))))
     }
 
     fn resource_index(&mut self, res: Resource<BatchState>) -> wasmtime::Result<Vec<u32>> {
@@ -361,10 +487,18 @@ impl HostBatch for HostState {
             return Ok(Err(self.limit("set-column")));
         }
         let b = self.batch(&res)?;
-        Ok(columns::write(&b.tables.records, column).map(|records| {
-            b.tables.records = records;
-            b.changed = true;
-        }))
+        let t = match b.tables() {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        match columns::write(&t.records, column) {
+            Ok(records) => {
+                t.records = records;
+                b.changed = true;
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     fn set_attribute(
@@ -383,7 +517,7 @@ impl HostBatch for HostState {
         }
         let b = self.batch(&res)?;
         Ok((|| {
-            let map = MapView::new(b.attributes(scope)?)?.set(&values)?;
+            let map = MapView::new(&b.attributes(scope)?)?.set(&values)?;
             b.set_attributes(scope, Arc::new(map))
         })())
     }
@@ -391,7 +525,10 @@ impl HostBatch for HostState {
     fn keep_rows(&mut self, res: Resource<BatchState>, selection: Vec<u8>) -> HostResult<u32> {
         self.host_call()?;
         let b = self.batch(&res)?;
-        let rows = b.tables.records.num_rows();
+        let rows = match b.tables() {
+            Ok(t) => t.records.num_rows(),
+            Err(e) => return Ok(Err(e)),
+        };
         if selection.len() < rows.div_ceil(8) {
             return Ok(Err(HostError::InvalidColumn(format!(
                 "selection of {} bytes for {rows} records",
@@ -431,8 +568,14 @@ impl HostBatch for HostState {
     ) -> HostResult<u32> {
         self.host_call()?;
         let b = self.batch(&res)?;
+        if keys.is_empty() {
+            return Ok(Ok(0));
+        }
+        if let Some(e) = b.edit_wire(scope, &mut kernels::DeleteKeys(&keys)) {
+            return Ok(Ok(e.deleted));
+        }
         Ok((|| {
-            let Some((map, n)) = MapView::new(b.attributes(scope)?)?.delete(&keys)? else {
+            let Some((map, n)) = MapView::new(&b.attributes(scope)?)?.delete(&keys)? else {
                 return Ok(0);
             };
             b.set_attributes(scope, Arc::new(map))?;
@@ -453,8 +596,25 @@ impl HostBatch for HostState {
             Ok(re) => re.clone(),
             Err(e) => return Ok(Err(HostError::InvalidPattern(e))),
         };
+        let max_output =
+            self.limits.max_output - self.call.output_bytes.min(self.limits.max_output);
         let b = self.batch(&res)?;
-        let changed = (|| MapView::new(b.attributes(scope)?)?.redact(&keys, &re, &replacement))();
+        let mut editor = kernels::RedactKeys {
+            keys: &keys,
+            re: &re,
+            replacement: &replacement,
+        };
+        if let Some(e) = b.edit_wire(scope, &mut editor) {
+            // The output budget is checked after the edit: a refused write
+            // fails the batch whatever the plugin does next.
+            if e.written > max_output {
+                let _ = self.take_output(e.written);
+                return Ok(Err(self.limit("redact")));
+            }
+            let _ = self.take_output(e.written);
+            return Ok(Ok(e.replaced));
+        }
+        let changed = (|| MapView::new(&b.attributes(scope)?)?.redact(&keys, &re, &replacement))();
         let (map, n, written) = match changed {
             Err(e) => return Ok(Err(e)),
             Ok(None) => return Ok(Ok(0)),
@@ -475,8 +635,25 @@ impl HostBatch for HostState {
         salt: String,
     ) -> HostResult<u32> {
         self.host_call()?;
+        let max_output =
+            self.limits.max_output - self.call.output_bytes.min(self.limits.max_output);
         let b = self.batch(&res)?;
-        let changed = (|| MapView::new(b.attributes(scope)?)?.hash(&keys, &salt))();
+        if keys.is_empty() {
+            return Ok(Ok(0));
+        }
+        let mut editor = kernels::HashKeys {
+            keys: &keys,
+            salt: &salt,
+        };
+        if let Some(e) = b.edit_wire(scope, &mut editor) {
+            if e.written > max_output {
+                let _ = self.take_output(e.written);
+                return Ok(Err(self.limit("hash-attributes")));
+            }
+            let _ = self.take_output(e.written);
+            return Ok(Ok(e.replaced));
+        }
+        let changed = (|| MapView::new(&b.attributes(scope)?)?.hash(&keys, &salt))();
         let (map, n, written) = match changed {
             Err(e) => return Ok(Err(e)),
             Ok(None) => return Ok(Ok(0)),

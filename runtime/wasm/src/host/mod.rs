@@ -5,6 +5,7 @@ pub mod attributes;
 pub mod batch;
 pub mod columns;
 pub mod emit;
+pub mod kernels;
 pub mod regex;
 pub mod sampling;
 pub mod state;

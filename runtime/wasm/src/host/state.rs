@@ -11,11 +11,12 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::weir::pipeline::types::MetricPoint;
 use crate::host::regex::RegexCache;
 use crate::limits::Limits;
+use crate::processor::config::Grant;
 use crate::telemetry::PluginTelemetry;
 
 /// Who a store belongs to, for logs.
@@ -131,19 +132,29 @@ impl HostState {
     /// A sandbox with nothing granted: no files, no environment, no
     /// arguments, no network; stdout is discarded and stderr kept (bounded)
     /// for failure reports.
+    ///
+    /// # Errors
+    /// A granted directory that cannot be opened.
     pub fn new(
         limits: Limits,
         identity: Arc<PluginIdentity>,
         telemetry: Arc<PluginTelemetry>,
-    ) -> Self {
+        grants: &[Grant],
+    ) -> Result<Self, String> {
         let stderr = CapturedOutput::new(4096);
-        let wasi = WasiCtx::builder()
+        let mut wasi = WasiCtx::builder();
+        let _ = wasi
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        HostState {
+            .allow_ip_name_lookup(false);
+        for g in grants {
+            let _ = wasi
+                .preopened_dir(&g.host, &g.guest, FsPerms::ReadOnly)
+                .map_err(|e| format!("cannot grant {}: {e}", g.host.display()))?;
+        }
+        let wasi = wasi.build();
+        Ok(HostState {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(limits.memory),
@@ -153,7 +164,7 @@ impl HostState {
             telemetry,
             regexes: RegexCache::default(),
             stderr,
-        }
+        })
     }
 
     /// Starts a new call's budget.

@@ -21,6 +21,7 @@
 //!         max-backoff "1m"             // ...up to this
 //!     }
 //!     tick "10s"                       // call the plugin's `tick`; default never
+//!     grants { read "./lookups" }      // preopened read-only as /lookups
 //! }
 //! ```
 
@@ -96,6 +97,17 @@ impl Default for CircuitConfig {
     }
 }
 
+/// A directory the pipeline lets a plugin read (`grants { read "DIR" }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The directory on the host; relative to the pipeline file's
+    /// directory until the node is built.
+    pub host: PathBuf,
+    /// Where the plugin sees it (`/NAME` by default: the directory's last
+    /// component).
+    pub guest: String,
+}
+
 /// A validated `processor type="wasm"` node.
 #[derive(Debug, Clone)]
 pub struct WasmConfig {
@@ -113,6 +125,9 @@ pub struct WasmConfig {
     pub circuit: CircuitConfig,
     /// `tick`: how often to call the plugin's `tick`; never by default.
     pub tick: Option<Duration>,
+    /// `grants { read "DIR" }`: directories preopened read-only. Nothing
+    /// else of the filesystem is visible to the plugin.
+    pub grants: Vec<Grant>,
 }
 
 impl WasmConfig {
@@ -127,8 +142,68 @@ impl WasmConfig {
             limits: Limits::default(),
             circuit: CircuitConfig::default(),
             tick: None,
+            grants: Vec::new(),
         }
     }
+}
+
+/// Reads `grants { read "DIR" [at="/PATH"] ... }`.
+fn read_grants(r: &mut NodeReader<'_>) -> Vec<Grant> {
+    let mut grants = Vec::new();
+    let _ = r.block("grants", |g| {
+        g.mark_used("read");
+        let node = g.node();
+        let Some(doc) = node.children() else {
+            return;
+        };
+        for n in doc.nodes().iter().filter(|n| n.name().value() == "read") {
+            let dir = n
+                .entries()
+                .iter()
+                .find(|e| e.name().is_none())
+                .and_then(|e| e.value().as_string().map(|s| (s.to_string(), e.span())));
+            let Some((dir, span)) = dir else {
+                g.invalid(
+                    n.name().span(),
+                    "`read` needs a directory",
+                    "write `read \"./lookups\"`",
+                );
+                continue;
+            };
+            let at = n
+                .entries()
+                .iter()
+                .find(|e| e.name().is_some_and(|k| k.value() == "at"))
+                .and_then(|e| e.value().as_string().map(str::to_string));
+            let guest = match at {
+                Some(a) if a.starts_with('/') && !a.contains("..") => a,
+                Some(_) => {
+                    g.invalid(
+                        span,
+                        "`at` must be an absolute path without `..`",
+                        "write `at=\"/data\"`",
+                    );
+                    continue;
+                }
+                None => match std::path::Path::new(&dir).file_name() {
+                    Some(name) => format!("/{}", name.to_string_lossy()),
+                    None => {
+                        g.invalid(
+                            span,
+                            "this directory has no name to show it under",
+                            "say where the plugin sees it: `at=\"/data\"`",
+                        );
+                        continue;
+                    }
+                },
+            };
+            grants.push(Grant {
+                host: PathBuf::from(dir),
+                guest,
+            });
+        }
+    });
+    grants
 }
 
 fn value_text(v: &KdlValue) -> Option<String> {
@@ -323,6 +398,8 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
         circuit.max_backoff = circuit.backoff;
     }
 
+    let grants = read_grants(r);
+
     let tick = r.duration("tick");
     if tick.is_some_and(|t| t < Duration::from_millis(10)) {
         let span = r.span();
@@ -337,5 +414,6 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
         limits,
         circuit,
         tick,
+        grants,
     })
 }

@@ -8,7 +8,7 @@ pub mod node;
 use weir_config::NodeReader;
 use weir_engine::registry::Builder;
 
-pub use config::{CircuitConfig, OnError, PluginSource, WasmConfig};
+pub use config::{CircuitConfig, Grant, OnError, PluginSource, WasmConfig};
 pub use node::{Outcome, WasmProcessor};
 
 /// Reads a `processor type="wasm"` block: the [`weir_engine::registry::ValidateFn`]

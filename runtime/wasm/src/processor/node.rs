@@ -86,10 +86,19 @@ impl WasmConfig {
         let telemetry = Arc::new(PluginTelemetry::default());
         let stats = Arc::new(PluginStats::new(node, &name, &hash));
         telemetry::register(&stats, &telemetry);
+        let mut config = self.clone();
+        for g in &mut config.grants {
+            g.host = base_dir.join(&g.host);
+            if !g.host.is_dir() {
+                return Err(WasmError::Grant {
+                    path: g.host.clone(),
+                });
+            }
+        }
         let core = Core {
             node: node.to_string(),
             plugin: plugin.clone(),
-            config: self.clone(),
+            config,
             instance: None,
             breaker: Breaker::new(self.circuit),
             stats: stats.clone(),
@@ -182,11 +191,12 @@ impl Core {
         // each signal, so that what it checks only when it uses the host (a
         // pattern that does not compile) is refused now rather than on
         // every batch. Its state is thrown away.
-        let mut probe = self.plugin.instantiate(
+        let mut probe = self.plugin.instantiate_granted(
             &self.node,
             self.config.limits,
             Arc::new(PluginTelemetry::default()),
             &self.config.config,
+            &self.config.grants,
         )?;
         for signal in Signal::ALL {
             match probe.process(&empty_batch(signal)) {
@@ -199,11 +209,12 @@ impl Core {
             }
         }
         drop(probe);
-        let instance = self.plugin.instantiate(
+        let instance = self.plugin.instantiate_granted(
             &self.node,
             self.config.limits,
             self.telemetry.clone(),
             &self.config.config,
+            &self.config.grants,
         )?;
         self.instance = Some(instance);
         Ok(())
@@ -212,11 +223,12 @@ impl Core {
     fn fresh_instance(&mut self) -> Result<&mut Instance, CallError> {
         if self.instance.is_none() {
             let _ = self.stats.reinstantiations.fetch_add(1, Relaxed);
-            let i = self.plugin.instantiate(
+            let i = self.plugin.instantiate_granted(
                 &self.node,
                 self.config.limits,
                 self.telemetry.clone(),
                 &self.config.config,
+                &self.config.grants,
             )?;
             self.instance = Some(i);
         }

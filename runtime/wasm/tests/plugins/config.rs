@@ -120,7 +120,7 @@ fn mistakes_are_reported_together_with_hints() {
         "{all}"
     );
     assert!(
-        all.contains("builtin:redact, builtin:sample, builtin:noop"),
+        all.contains("builtin:redact, builtin:sample, builtin:enrich, builtin:sli, builtin:noop"),
         "{all}"
     );
     assert!(all.contains("on-error"), "{all}");
@@ -191,4 +191,35 @@ exporter "out" type="debug" { from "p" }
     );
     assert!(err.message.contains("ratio"), "{}", err.message);
     assert!(err.span.is_some(), "points at the config block");
+}
+
+#[test]
+fn grants_name_directories_and_where_the_plugin_sees_them() {
+    let (c, errors) = read(
+        r#"processor "p" type="wasm" {
+            from "in"
+            plugin "builtin:enrich"
+            grants { read "./lookups"; read "/srv/tables" at="/data"; }
+        }"#,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let g = c.unwrap().grants;
+    assert_eq!(g.len(), 2);
+    assert_eq!(
+        (g[0].host.to_str(), g[0].guest.as_str()),
+        (Some("./lookups"), "/lookups")
+    );
+    assert_eq!(
+        (g[1].host.to_str(), g[1].guest.as_str()),
+        (Some("/srv/tables"), "/data")
+    );
+    let (_, errors) = read(
+        r#"processor "p" type="wasm" { from "in"; plugin "builtin:enrich"; grants { read "x" at="rel"; read; } }"#,
+    );
+    let all: Vec<String> = errors.iter().map(|e| format!("{:?}", e.label)).collect();
+    assert!(all.iter().any(|l| l.contains("absolute path")), "{all:?}");
+    assert!(
+        all.iter().any(|l| l.contains("needs a directory")),
+        "{all:?}"
+    );
 }

@@ -7,6 +7,8 @@
 mod columns;
 mod common;
 mod config;
+mod enrich;
 mod hostile;
 mod redact;
 mod sample;
+mod sli;

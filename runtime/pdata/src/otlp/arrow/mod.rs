@@ -30,7 +30,7 @@ mod envelope;
 mod logs;
 mod metrics;
 mod traces;
-mod wire;
+pub(crate) mod wire;
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;

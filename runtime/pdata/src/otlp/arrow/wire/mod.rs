@@ -28,6 +28,7 @@
 //! compare bytes).
 
 mod decode;
+pub(crate) mod edit;
 mod encode;
 pub(crate) mod logs;
 mod read;

@@ -131,6 +131,18 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The offset of the next byte to read, in the whole request.
+    #[inline(always)]
+    pub(super) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The offset just past this message, in the whole request.
+    #[inline(always)]
+    pub(super) fn end(&self) -> usize {
+        self.end
+    }
+
     /// The bytes not read yet in this message.
     pub(super) fn rest(&self) -> &'a [u8] {
         self.buf.get(self.pos..self.end).unwrap_or_default()
