@@ -27,6 +27,6 @@ mod tests;
 pub mod view;
 
 pub use error::{QueryError, SqlError};
-pub use format::format_table;
+pub use format::{format_rows, format_table};
 pub use functions::attr;
 pub use store::{TABLES, query, session};

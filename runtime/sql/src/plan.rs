@@ -141,6 +141,20 @@ impl QueryPlanner {
         })
     }
 
+    /// The DataFusion session (for tests and tools that run ad-hoc SQL
+    /// over the same tables and functions).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Shows `current` in the table of `signal` until changed (for tests
+    /// and tools; the processor sets the table per execution).
+    pub fn show(&self, signal: Signal, current: Option<Current>) {
+        if let Some(s) = self.signals.iter().find(|s| s.signal() == signal) {
+            s.set(current);
+        }
+    }
+
     /// The task context executions run with.
     pub fn task_ctx(&self) -> Arc<TaskContext> {
         self.ctx.task_ctx()

@@ -8,13 +8,13 @@
 //!
 //! processor "red" type="sql" {
 //!     from "apps"
-//!     query r#"
+//!     query #"""
 //!         SELECT service_name, attr(attributes, 'http.route') AS "http.route",
 //!                count(*) AS calls,
 //!                count(*) FILTER (WHERE status.code = 2) AS errors,
 //!                histogram(duration_ms(start_time, end_time), [5, 10, 25, 50, 100, 250, 500, 1000]) AS duration
 //!         FROM spans WHERE kind = 2 GROUP BY 1, 2
-//!     "#
+//!         """#
 //!     window { size "10s"; lateness "5s"; }
 //!     metric "calls" kind="sum" name="http.server.calls"
 //!     metric "errors" kind="sum" name="http.server.errors"
