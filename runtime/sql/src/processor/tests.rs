@@ -495,7 +495,7 @@ async fn idle_input_closes_windows() {
     let mut h = Harness::start(c);
     h.send(Message::new(spans(&[S("cart", "/a", 0, 1, 10)]))).await;
     let msg = h.next().await.expect("closed after idle-timeout");
-    assert_eq!(points(&[msg.batch])[1], p(0, 10, "cart", "/a", "calls", "1"));
+    assert_eq!(points(&[msg.batch])[0], p(0, 10, "cart", "/a", "calls", "1"));
     let _ = h.finish().await;
 }
 

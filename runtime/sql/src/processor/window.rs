@@ -287,6 +287,9 @@ pub struct WindowState {
     next_start: Option<i64>,
     max_event: Option<i64>,
     bytes: usize,
+    /// Tumbling windows closed early (memory limit) that may still take
+    /// rows until the watermark passes their end.
+    early: std::collections::BTreeSet<i64>,
 }
 
 impl WindowState {
@@ -299,17 +302,13 @@ impl WindowState {
             next_start: None,
             max_event: None,
             bytes: 0,
+            early: std::collections::BTreeSet::new(),
         }
     }
 
     /// The plan.
     pub fn plan(&self) -> &WindowPlan {
         &self.plan
-    }
-
-    /// Bytes of state held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
     }
 
     /// Whether any window holds data.
@@ -337,7 +336,7 @@ impl WindowState {
         let mut absorbed = Absorbed::default();
         let single = by_pane.len() == 1;
         for (pane, rows) in by_pane {
-            if self.next_start.is_some_and(|s| pane < s) {
+            if self.next_start.is_some_and(|s| pane < s) && !self.early.contains(&pane) {
                 absorbed.late += rows.len();
                 continue;
             }
@@ -405,6 +404,10 @@ impl WindowState {
     /// The start of the next window to close.
     fn next_window(&self) -> Option<i64> {
         let first = *self.panes.keys().next()?;
+        if self.early.contains(&first) {
+            // A tumbling window flushed early that took rows again.
+            return Some(first);
+        }
         let earliest = first - self.spec.size + self.spec.hop;
         Some(match self.next_start {
             Some(s) => s.max(earliest),
@@ -426,7 +429,14 @@ impl WindowState {
         for (_, p) in std::mem::replace(&mut self.panes, keep) {
             self.bytes -= p.bytes;
         }
-        self.next_start = Some(start + self.spec.hop);
+        let after = start + self.spec.hop;
+        self.next_start = Some(self.next_start.map_or(after, |s| s.max(after)));
+        let tumbling = self.spec.hop == self.spec.size;
+        if early && tumbling {
+            let _ = self.early.insert(start);
+        } else {
+            let _ = self.early.remove(&start);
+        }
         let result = if states.is_empty() {
             Vec::new()
         } else {
@@ -445,14 +455,17 @@ impl WindowState {
     /// is over its memory limit, the oldest windows.
     ///
     /// # Errors
-    /// The final stage failed (the window is gone; its acks are returned in
-    /// nothing, so they settle as delivered... see the node, which fails them).
+    /// The final stage failed: the window is gone, and the error comes with
+    /// its acks so that the node fails them.
     pub async fn close_due(&mut self) -> Result<Vec<Closed>, (DataFusionError, Vec<Ack>)> {
         let mut out = Vec::new();
         let Some(max) = self.max_event else {
             return Ok(out);
         };
         let watermark = max.saturating_sub(self.spec.lateness);
+        // Early-flushed windows the watermark has passed take no more rows.
+        let size = self.spec.size;
+        self.early.retain(|s| s + size > watermark);
         while let Some(start) = self.next_window() {
             if start + self.spec.size > watermark {
                 break;
@@ -480,6 +493,7 @@ impl WindowState {
         while let Some(start) = self.next_window() {
             out.push(self.close_or_fail(start, false).await?);
         }
+        self.early.clear();
         Ok(out)
     }
 
