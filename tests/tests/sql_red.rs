@@ -14,7 +14,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
-use prost::Message as _;
 use weir_pdata::Signal;
 use weir_tests::Weir;
 
@@ -76,11 +75,13 @@ fn string_attr(attrs: &[KeyValue], key: &str) -> String {
 }
 
 fn lines<M: prost::Message + Default>(path: &std::path::Path, signal: Signal) -> Vec<M> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            let bytes = weir_pdata::otlp::json_to_protobuf(signal, l.as_bytes()).expect("OTLP/JSON");
+            let bytes =
+                weir_pdata::otlp::json_to_protobuf(signal, l.as_bytes()).expect("OTLP/JSON");
             M::decode(bytes.as_slice()).expect("protobuf")
         })
         .collect()
@@ -90,7 +91,13 @@ fn reference(spans: &[ExportTraceServiceRequest]) -> BTreeMap<(String, String), 
     let mut out: BTreeMap<(String, String), Red> = BTreeMap::new();
     for req in spans {
         for rs in &req.resource_spans {
-            let service = string_attr(&rs.resource.as_ref().map(|r| r.attributes.clone()).unwrap_or_default(), "service.name");
+            let service = string_attr(
+                &rs.resource
+                    .as_ref()
+                    .map(|r| r.attributes.clone())
+                    .unwrap_or_default(),
+                "service.name",
+            );
             for ss in &rs.scope_spans {
                 for s in ss.spans.iter().filter(|s| s.kind == 2) {
                     let route = string_attr(&s.attributes, "http.route");
@@ -98,7 +105,8 @@ fn reference(spans: &[ExportTraceServiceRequest]) -> BTreeMap<(String, String), 
                         buckets: vec![0; BOUNDS.len() + 1],
                         ..Default::default()
                     });
-                    let ms = (s.end_time_unix_nano as i64 - s.start_time_unix_nano as i64) as f64 / 1e6;
+                    let ms =
+                        (s.end_time_unix_nano as i64 - s.start_time_unix_nano as i64) as f64 / 1e6;
                     red.calls += 1;
                     red.errors += i64::from(s.status.as_ref().is_some_and(|st| st.code == 2));
                     red.count += 1;
@@ -119,12 +127,18 @@ fn new_red() -> Red {
 }
 
 /// The totals over every window's points, and the number of windows.
-fn from_points(metrics: &[ExportMetricsServiceRequest]) -> (BTreeMap<(String, String), Red>, usize) {
+fn from_points(
+    metrics: &[ExportMetricsServiceRequest],
+) -> (BTreeMap<(String, String), Red>, usize) {
     let mut out: BTreeMap<(String, String), Red> = BTreeMap::new();
     let mut windows = std::collections::BTreeSet::new();
     for req in metrics {
         for rm in &req.resource_metrics {
-            let resource = rm.resource.as_ref().map(|r| r.attributes.clone()).unwrap_or_default();
+            let resource = rm
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.clone())
+                .unwrap_or_default();
             let service = string_attr(&resource, "service.name");
             for sm in &rm.scope_metrics {
                 assert_eq!(sm.scope.as_ref().map(|s| s.name.as_str()), Some("weir.sql"));
@@ -140,7 +154,10 @@ fn from_points(metrics: &[ExportMetricsServiceRequest]) -> (BTreeMap<(String, St
                                     other => panic!("{} is not an int: {other:?}", m.name),
                                 };
                                 let red = out
-                                    .entry((service.clone(), string_attr(&p.attributes, "http.route")))
+                                    .entry((
+                                        service.clone(),
+                                        string_attr(&p.attributes, "http.route"),
+                                    ))
                                     .or_insert_with(new_red);
                                 match m.name.as_str() {
                                     "calls" => red.calls += v,
@@ -154,7 +171,10 @@ fn from_points(metrics: &[ExportMetricsServiceRequest]) -> (BTreeMap<(String, St
                             for p in &h.data_points {
                                 assert_eq!(p.explicit_bounds, BOUNDS.to_vec());
                                 let red = out
-                                    .entry((service.clone(), string_attr(&p.attributes, "http.route")))
+                                    .entry((
+                                        service.clone(),
+                                        string_attr(&p.attributes, "http.route"),
+                                    ))
                                     .or_insert_with(new_red);
                                 red.count += p.count;
                                 red.sum += p.sum.unwrap_or_default();
@@ -177,15 +197,29 @@ async fn red_metrics_equal_a_reference_over_the_same_spans() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut weir = Weir::with_pipeline(dir.path(), &pipeline());
     let status = weir.wait_exit(Duration::from_secs(120)).await;
-    assert!(status.success(), "weir exited with {status}:\n{}", weir.log());
-    let spans: Vec<ExportTraceServiceRequest> = lines(&dir.path().join("spans.jsonl"), Signal::Traces);
-    let metrics: Vec<ExportMetricsServiceRequest> = lines(&dir.path().join("metrics.jsonl"), Signal::Metrics);
-    let total: usize = spans.iter().flat_map(|r| &r.resource_spans).flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum();
+    assert!(
+        status.success(),
+        "weir exited with {status}:\n{}",
+        weir.log()
+    );
+    let spans: Vec<ExportTraceServiceRequest> =
+        lines(&dir.path().join("spans.jsonl"), Signal::Traces);
+    let metrics: Vec<ExportMetricsServiceRequest> =
+        lines(&dir.path().join("metrics.jsonl"), Signal::Metrics);
+    let total: usize = spans
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
     assert_eq!(total, 6000, "every generated span was written");
     let want = reference(&spans);
     let (got, windows) = from_points(&metrics);
     assert!(want.len() >= 8, "several series: {}", want.len());
-    assert!(want.values().any(|r| r.errors > 0), "the generator makes some errors");
+    assert!(
+        want.values().any(|r| r.errors > 0),
+        "the generator makes some errors"
+    );
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>(),
@@ -193,9 +227,22 @@ async fn red_metrics_equal_a_reference_over_the_same_spans() {
     );
     for (key, w) in &want {
         let g = &got[key];
-        assert_eq!((g.calls, g.errors, g.count, &g.buckets), (w.calls, w.errors, w.count, &w.buckets), "{key:?}");
-        assert!((g.sum - w.sum).abs() <= 1e-6 * w.sum.max(1.0), "{key:?}: sum {} vs {}", g.sum, w.sum);
+        assert_eq!(
+            (g.calls, g.errors, g.count, &g.buckets),
+            (w.calls, w.errors, w.count, &w.buckets),
+            "{key:?}"
+        );
+        assert!(
+            (g.sum - w.sum).abs() <= 1e-6 * w.sum.max(1.0),
+            "{key:?}: sum {} vs {}",
+            g.sum,
+            w.sum
+        );
     }
-    assert!(weir.log().contains("Every receiver has finished"), "{}", weir.log());
+    assert!(
+        weir.log().contains("Every receiver has finished"),
+        "{}",
+        weir.log()
+    );
     println!("{} series over {windows} windows", want.len());
 }

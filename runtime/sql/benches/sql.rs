@@ -28,11 +28,11 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use prost::Message as _;
 use tokio::sync::mpsc;
+use weir_engine::Message;
 use weir_engine::channel::{Input, Output};
 use weir_engine::metrics::{MetricsRegistry, NodeMetrics};
 use weir_engine::node::ProcessorContext;
 use weir_engine::registry::{BuildContext, Builder as _, Built};
-use weir_engine::Message;
 use weir_pdata::{Batch, Signal};
 use weir_sql::output::RecordsMapping;
 use weir_sql::plan::QueryPlanner;
@@ -40,7 +40,16 @@ use weir_sql::processor::SqlConfig;
 use weir_sql::source::Current;
 
 const SPANS: usize = 1000;
-const ROUTES: [&str; 8] = ["/", "/cart", "/checkout", "/login", "/api/a", "/api/b", "/api/c", "/health"];
+const ROUTES: [&str; 8] = [
+    "/",
+    "/cart",
+    "/checkout",
+    "/login",
+    "/api/a",
+    "/api/b",
+    "/api/c",
+    "/health",
+];
 
 fn kv(k: &str, v: any_value::Value) -> KeyValue {
     KeyValue {
@@ -59,7 +68,10 @@ fn batch(n: usize, t0: u64, seed: u64) -> Batch {
             .map(|svc| ResourceSpans {
                 resource: Some(Resource {
                     attributes: vec![
-                        kv("service.name", any_value::Value::StringValue(format!("service-{svc}"))),
+                        kv(
+                            "service.name",
+                            any_value::Value::StringValue(format!("service-{svc}")),
+                        ),
                         kv("host.name", any_value::Value::StringValue("host-1".into())),
                     ],
                     ..Default::default()
@@ -81,10 +93,16 @@ fn batch(n: usize, t0: u64, seed: u64) -> Batch {
                                 attributes: vec![
                                     kv("http.method", any_value::Value::StringValue("GET".into())),
                                     kv("http.route", any_value::Value::StringValue(route.into())),
-                                    kv("http.status_code", any_value::Value::IntValue(if error { 500 } else { 200 })),
+                                    kv(
+                                        "http.status_code",
+                                        any_value::Value::IntValue(if error { 500 } else { 200 }),
+                                    ),
                                     kv("url.scheme", any_value::Value::StringValue("https".into())),
                                 ],
-                                status: error.then(|| Status { code: 2, message: "boom".into() }),
+                                status: error.then(|| Status {
+                                    code: 2,
+                                    message: "boom".into(),
+                                }),
                                 ..Default::default()
                             }
                         })
@@ -115,7 +133,9 @@ fn fresh(b: &Batch) -> Batch {
 }
 
 fn per_batch(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
     let input = batch(SPANS, 1_700_000_000_000_000_000, 7);
     let planner = QueryPlanner::new(&[]).expect("planner");
     let mut g = c.benchmark_group("sql");
@@ -134,7 +154,10 @@ fn per_batch(c: &mut Criterion) {
             b.iter(|| {
                 let tables = fresh(input).tables().expect("decode");
                 let result = rt
-                    .block_on(q.execute(Current { tables: tables.clone(), rows: None }))
+                    .block_on(q.execute(Current {
+                        tables: tables.clone(),
+                        rows: None,
+                    }))
                     .expect("runs");
                 let out = mapping.apply(&tables, &q.schema, &result).expect("fits");
                 let out = out.map(|t| Batch::from_tables(Signal::Traces, t));
@@ -142,18 +165,25 @@ fn per_batch(c: &mut Criterion) {
             })
         });
     };
-    run("per batch: filter", "SELECT * FROM spans WHERE status.code = 2 OR attr(attributes, 'http.route') = '/checkout'", &input);
+    run(
+        "per batch: filter",
+        "SELECT * FROM spans WHERE status.code = 2 OR attr(attributes, 'http.route') = '/checkout'",
+        &input,
+    );
     run(
         "per batch: attr_set",
         "SELECT * REPLACE (attr_set(attr_delete(attributes, 'url.scheme'), 'duration.ms', duration_ms(start_time, end_time)) AS attributes) FROM spans",
         &input,
     );
-    let filter = "SELECT * FROM spans WHERE status.code = 2 OR attr(attributes, 'http.route') = '/checkout'";
+    let filter =
+        "SELECT * FROM spans WHERE status.code = 2 OR attr(attributes, 'http.route') = '/checkout'";
     g.bench_function("re-plan per batch: filter", |b| {
         b.iter(|| {
             let q = planner.plan(filter).expect("plans");
             let tables = fresh(&input).tables().expect("decode");
-            let result = rt.block_on(q.execute(Current { tables, rows: None })).expect("runs");
+            let result = rt
+                .block_on(q.execute(Current { tables, rows: None }))
+                .expect("runs");
             black_box(result)
         })
     });
@@ -162,14 +192,22 @@ fn per_batch(c: &mut Criterion) {
     let tables = one.tables().expect("decode");
     let q = planner.plan("SELECT * FROM spans").expect("plans");
     g.bench_function("execute: SELECT * (1 span)", |b| {
-        b.iter(|| black_box(rt.block_on(q.execute(Current { tables: tables.clone(), rows: None }))))
+        b.iter(|| {
+            black_box(rt.block_on(q.execute(Current {
+                tables: tables.clone(),
+                rows: None,
+            })))
+        })
     });
     g.finish();
 }
 
 fn red_node() -> SqlConfig {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines/red-metrics.kdl"))
-        .expect("pipelines/red-metrics.kdl");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../pipelines/red-metrics.kdl"
+    ))
+    .expect("pipelines/red-metrics.kdl");
     let pipeline = weir_config::parse("red-metrics.kdl", &text).expect("valid KDL");
     let decl = pipeline.node("red").expect("node red");
     let mut errors = Vec::new();
@@ -180,7 +218,10 @@ fn red_node() -> SqlConfig {
 }
 
 fn windowed(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("rt");
     // 100 batches = 100 000 spans = 1 s of event time at 100K spans/s.
     let batches: Vec<Batch> = (0..100u64)
         .map(|i| batch(SPANS, 1_700_000_000_000_000_000 + i * 10_000_000, i + 1))
@@ -193,8 +234,14 @@ fn windowed(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let registry = MetricsRegistry::default();
-                let ctx = BuildContext { id: "red", metrics: &registry, base_dir: std::env::temp_dir() };
-                let Ok(Built::Processor(p)) = Box::new(red_node()).build(&ctx) else { panic!("processor") };
+                let ctx = BuildContext {
+                    id: "red",
+                    metrics: &registry,
+                    base_dir: std::env::temp_dir(),
+                };
+                let Ok(Built::Processor(p)) = Box::new(red_node()).build(&ctx) else {
+                    panic!("processor")
+                };
                 let inputs: Vec<Batch> = batches.iter().map(fresh).collect();
                 let start = Instant::now();
                 rt.block_on(async {

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, DictionaryArray, ListArray, MapArray, StringArray,
-    StructArray, UInt32Array, make_array, new_empty_array, new_null_array,
+    Array, ArrayRef, BooleanArray, DictionaryArray, ListArray, MapArray, StringArray, StructArray,
+    UInt32Array, make_array, new_empty_array, new_null_array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::compute::CastOptions;
@@ -89,7 +89,11 @@ fn fill_nulls(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, ArrowError> {
     if out.data_type() == to {
         Ok(out)
     } else {
-        let data = out.into_data().into_builder().data_type(to.clone()).build()?;
+        let data = out
+            .into_data()
+            .into_builder()
+            .data_type(to.clone())
+            .build()?;
         Ok(make_array(data))
     }
 }
@@ -177,7 +181,10 @@ mod tests {
         let field = Field::new("kind", DataType::Int32, false);
         let a: ArrayRef = Arc::new(Int64Array::from(vec![Some(2), None]));
         let out = conform(&a, &field).expect("conform");
-        assert_eq!(out.as_primitive::<Int32Type>().values().to_vec(), vec![2, 0]);
+        assert_eq!(
+            out.as_primitive::<Int32Type>().values().to_vec(),
+            vec![2, 0]
+        );
         assert_eq!(out.null_count(), 0);
         let big: ArrayRef = Arc::new(Int64Array::from(vec![i64::MAX]));
         assert!(conform(&big, &field).is_err());

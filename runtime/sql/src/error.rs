@@ -83,7 +83,12 @@ pub enum QueryError {
 /// DataFusion's message without its "Error during planning: " prefixes.
 fn plan_message(e: &DataFusionError) -> String {
     let mut s = e.find_root().to_string();
-    for prefix in ["Error during planning: ", "SQL error: ", "Schema error: ", "Execution error: "] {
+    for prefix in [
+        "Error during planning: ",
+        "SQL error: ",
+        "Schema error: ",
+        "Execution error: ",
+    ] {
         if let Some(rest) = s.strip_prefix(prefix) {
             s = rest.to_string();
         }

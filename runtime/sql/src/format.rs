@@ -92,7 +92,11 @@ pub fn format_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
                     .map(|f| match f {
                         Ok(f) => {
                             let s = f.value(row).to_string();
-                            if s.is_empty() { "(empty)".to_string() } else { s }
+                            if s.is_empty() {
+                                "(empty)".to_string()
+                            } else {
+                                s
+                            }
                         }
                         Err(e) => format!("<{e}>"),
                     })

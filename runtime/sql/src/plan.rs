@@ -103,11 +103,7 @@ impl QueryPlanner {
     ///
     /// # Errors
     /// [`QueryError::Plan`] when DataFusion cannot plan it.
-    pub fn physical(
-        &self,
-        signal: Signal,
-        plan: &LogicalPlan,
-    ) -> Result<PlannedQuery, QueryError> {
+    pub fn physical(&self, signal: Signal, plan: &LogicalPlan) -> Result<PlannedQuery, QueryError> {
         let state = self.ctx.state();
         let physical = futures::executor::block_on(state.create_physical_plan(plan))
             .map_err(QueryError::Plan)?;

@@ -198,7 +198,12 @@ impl SourceExec {
 
 impl DisplayAs for SourceExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SourceExec: table={}, columns={}", self.name, self.projection.len())
+        write!(
+            f,
+            "SourceExec: table={}, columns={}",
+            self.name,
+            self.projection.len()
+        )
     }
 }
 
@@ -291,5 +296,9 @@ impl Source for BatchesSource {
 /// Never in practice (the projection is the whole schema).
 pub fn source_exec(name: &str, source: Arc<dyn Source>) -> Result<Arc<dyn ExecutionPlan>> {
     let all = (0..source.schema().fields().len()).collect();
-    Ok(Arc::new(SourceExec::try_new(name.to_string(), source, all)?))
+    Ok(Arc::new(SourceExec::try_new(
+        name.to_string(),
+        source,
+        all,
+    )?))
 }

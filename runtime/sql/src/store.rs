@@ -9,7 +9,6 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::SqlError;
 
-
 /// The tables of a store, in the order they are registered.
 pub const TABLES: [&str; 3] = ["spans", "logs", "metrics"];
 

@@ -61,13 +61,22 @@ fn derived_fields() -> Vec<Field> {
 
 fn view_of(signal: Signal) -> SchemaRef {
     let records = schema::records(signal);
-    let mut fields: Vec<Field> = records.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = records
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.extend(derived_fields());
     Arc::new(Schema::new(fields))
 }
 
-static VIEWS: LazyLock<[SchemaRef; 3]> =
-    LazyLock::new(|| [view_of(Signal::Traces), view_of(Signal::Metrics), view_of(Signal::Logs)]);
+static VIEWS: LazyLock<[SchemaRef; 3]> = LazyLock::new(|| {
+    [
+        view_of(Signal::Traces),
+        view_of(Signal::Metrics),
+        view_of(Signal::Logs),
+    ]
+});
 
 /// The schema of the SQL table of `signal`.
 pub fn view_schema(signal: Signal) -> SchemaRef {
@@ -85,7 +94,10 @@ pub fn scope_id_column(_signal: Signal) -> &'static str {
 }
 
 fn u32_column<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<&'a UInt32Array> {
-    match batch.column_by_name(name).and_then(|c| c.as_primitive_opt::<UInt32Type>()) {
+    match batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<UInt32Type>())
+    {
         Some(c) => Ok(c),
         None => exec_err!("the batch's {table} table has no UInt32 column {name:?}"),
     }
@@ -94,7 +106,12 @@ fn u32_column<'a>(batch: &'a RecordBatch, table: &str, name: &str) -> Result<&'a
 /// Row numbers in a table whose id column is `ids`, for each of `refs`.
 pub(crate) fn rows_of(ids: &UInt32Array, refs: &UInt32Array, what: &str) -> Result<UInt32Array> {
     let n = ids.len();
-    let dense = ids.null_count() == 0 && ids.values().iter().enumerate().all(|(i, id)| *id as usize == i);
+    let dense = ids.null_count() == 0
+        && ids
+            .values()
+            .iter()
+            .enumerate()
+            .all(|(i, id)| *id as usize == i);
     if dense {
         return refs
             .iter()
@@ -200,16 +217,24 @@ pub fn build_view(
     let (scope_rows, resource_rows) = if needs_joins {
         let scope_ids = u32_column(&records, "records", scope_id_column(signal))?;
         let scope_ids = match rows {
-            Some(r) => take(scope_ids, r, None)?.as_primitive::<UInt32Type>().clone(),
+            Some(r) => take(scope_ids, r, None)?
+                .as_primitive::<UInt32Type>()
+                .clone(),
             None => scope_ids.clone(),
         };
-        let scope_rows = rows_of(u32_column(&tables.scopes, "scopes", scope::ID)?, &scope_ids, "scope")?;
+        let scope_rows = rows_of(
+            u32_column(&tables.scopes, "scopes", scope::ID)?,
+            &scope_ids,
+            "scope",
+        )?;
         let res_of_scope = rows_of(
             u32_column(&tables.resources, "resources", resource::ID)?,
             u32_column(&tables.scopes, "scopes", scope::RESOURCE_ID)?,
             "resource",
         )?;
-        let resource_rows = take(&res_of_scope, &scope_rows, None)?.as_primitive::<UInt32Type>().clone();
+        let resource_rows = take(&res_of_scope, &scope_rows, None)?
+            .as_primitive::<UInt32Type>()
+            .clone();
         (Some(scope_rows), Some(resource_rows))
     } else {
         (None, None)
@@ -225,7 +250,9 @@ pub fn build_view(
             }
         } else {
             let (table, rows, name) = match field.name().as_str() {
-                SERVICE_NAME | RESOURCE_ATTRIBUTES => (&tables.resources, &resource_rows, resource::ATTRIBUTES),
+                SERVICE_NAME | RESOURCE_ATTRIBUTES => {
+                    (&tables.resources, &resource_rows, resource::ATTRIBUTES)
+                }
                 RESOURCE_SCHEMA_URL => (&tables.resources, &resource_rows, resource::SCHEMA_URL),
                 SCOPE_NAME => (&tables.scopes, &scope_rows, scope::NAME),
                 SCOPE_VERSION => (&tables.scopes, &scope_rows, scope::VERSION),

@@ -105,8 +105,20 @@ fn spans() -> Batch {
                                 attributes: vec![
                                     kv("http.route", v_str(r.1)),
                                     kv("http.status_code", int(if r.2 == 2 { 500 } else { 200 })),
-                                    kv("ratio", Some(AnyValue { value: Some(any_value::Value::DoubleValue(0.25 * f64::from(r.4))) })),
-                                    kv("cached", Some(AnyValue { value: Some(any_value::Value::BoolValue(r.4 % 2 == 0)) })),
+                                    kv(
+                                        "ratio",
+                                        Some(AnyValue {
+                                            value: Some(any_value::Value::DoubleValue(
+                                                0.25 * f64::from(r.4),
+                                            )),
+                                        }),
+                                    ),
+                                    kv(
+                                        "cached",
+                                        Some(AnyValue {
+                                            value: Some(any_value::Value::BoolValue(r.4 % 2 == 0)),
+                                        }),
+                                    ),
                                 ],
                                 status: (r.2 != 0).then(|| Status {
                                     code: r.2,
@@ -137,7 +149,11 @@ fn logs() -> Batch {
                         .map(|i| LogRecord {
                             time_unix_nano: T0 + i * 1_000_000_000,
                             severity_number: if i == 0 { 9 } else { 17 },
-                            severity_text: if i == 0 { "INFO".into() } else { "ERROR".into() },
+                            severity_text: if i == 0 {
+                                "INFO".into()
+                            } else {
+                                "ERROR".into()
+                            },
                             body: v_str(&format!("{svc} says {i}")),
                             attributes: vec![kv("user.id", int(i as i64 + 100))],
                             ..Default::default()
@@ -169,7 +185,9 @@ fn metrics() -> Batch {
                                 .map(|(i, r)| NumberDataPoint {
                                     attributes: vec![kv("http.route", v_str(r))],
                                     time_unix_nano: T0,
-                                    value: Some(number_data_point::Value::AsInt(10 * (i as i64 + 1))),
+                                    value: Some(number_data_point::Value::AsInt(
+                                        10 * (i as i64 + 1),
+                                    )),
                                     ..Default::default()
                                 })
                                 .collect(),
@@ -300,7 +318,10 @@ fn main() {
                     .await
                     .map_err(|e| e.to_string())
             } else {
-                runner.run_file_async(&file).await.map_err(|e| e.display(false).to_string())
+                runner
+                    .run_file_async(&file)
+                    .await
+                    .map_err(|e| e.display(false).to_string())
             }
         });
         match result {
@@ -314,7 +335,10 @@ fn main() {
             }
         }
     }
-    println!("\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out", if failed == 0 { "ok" } else { "FAILED" });
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out",
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
     assert!(passed > 0, "no .slt file ran");
     if failed > 0 {
         std::process::exit(1);

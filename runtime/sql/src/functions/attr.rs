@@ -193,7 +193,9 @@ fn values(map: &MapArray, kind: AttrKind, found: &[Option<usize>]) -> Result<Arr
             let typed = Typed::of(any);
             let mut out = Float64Builder::with_capacity(n);
             for f in found {
-                out.append_option(f.and_then(|i| typed.double(i).or(typed.int(i).map(|v| v as f64))));
+                out.append_option(
+                    f.and_then(|i| typed.double(i).or(typed.int(i).map(|v| v as f64))),
+                );
             }
             Arc::new(out.finish())
         }
@@ -233,7 +235,10 @@ impl<'a> Typed<'a> {
         if !self.is(i, ValueType::Int) {
             return None;
         }
-        let c = self.values?.column_by_name(col::INT)?.as_primitive_opt::<Int64Type>()?;
+        let c = self
+            .values?
+            .column_by_name(col::INT)?
+            .as_primitive_opt::<Int64Type>()?;
         c.is_valid(i).then(|| c.value(i))
     }
 
@@ -241,7 +246,10 @@ impl<'a> Typed<'a> {
         if !self.is(i, ValueType::Double) {
             return None;
         }
-        let c = self.values?.column_by_name(col::DOUBLE)?.as_primitive_opt::<Float64Type>()?;
+        let c = self
+            .values?
+            .column_by_name(col::DOUBLE)?
+            .as_primitive_opt::<Float64Type>()?;
         c.is_valid(i).then(|| c.value(i))
     }
 

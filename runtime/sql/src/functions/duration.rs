@@ -40,7 +40,10 @@ pub fn duration_ms_udf() -> ScalarUDF {
 }
 
 fn is_time(t: &DataType) -> bool {
-    matches!(t, DataType::Timestamp(_, _) | DataType::Int64 | DataType::Null)
+    matches!(
+        t,
+        DataType::Timestamp(_, _) | DataType::Int64 | DataType::Null
+    )
 }
 
 /// Nanoseconds since the epoch of a timestamp or integer column.
@@ -58,7 +61,11 @@ fn nanos(a: &ArrayRef) -> Result<Int64Array> {
 
 impl ScalarUDFImpl for DurationFunction {
     fn name(&self) -> &str {
-        if self.millis { "duration_ms" } else { "duration_ns" }
+        if self.millis {
+            "duration_ms"
+        } else {
+            "duration_ns"
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -75,7 +82,11 @@ impl ScalarUDFImpl for DurationFunction {
             [_, _] => plan_err!(
                 "{}(start, end): both arguments must be timestamps such as `start_time` and `end_time`, not {}",
                 self.name(),
-                arg_types.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ")
+                arg_types
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             ),
             _ => plan_err!("{}(start, end) takes two arguments", self.name()),
         }

@@ -15,8 +15,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray as _, BinaryArray, MapArray,
-    MutableArrayData, StringArray, StructArray, UInt8Array, make_array,
+    Array, ArrayRef, AsArray as _, BinaryArray, MapArray, MutableArrayData, StringArray,
+    StructArray, UInt8Array, make_array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::DataType;
@@ -55,7 +55,10 @@ pub fn attr_delete_udf() -> ScalarUDF {
 
 /// Whether a value of type `t` can be an attribute value.
 pub fn is_attribute_value(t: &DataType) -> bool {
-    is_string(t) || t.is_integer() || t.is_floating() || matches!(t, DataType::Boolean | DataType::Null)
+    is_string(t)
+        || t.is_integer()
+        || t.is_floating()
+        || matches!(t, DataType::Boolean | DataType::Null)
 }
 
 /// `AnyValue`s of the values of `a` (strings, integers, floats, bools);
@@ -63,23 +66,58 @@ pub fn is_attribute_value(t: &DataType) -> bool {
 pub fn any_values(a: &ArrayRef) -> Result<StructArray> {
     let n = a.len();
     let t = a.data_type();
-    let (ty, str_col, int_col, double_col, bool_col): (ValueType, ArrayRef, ArrayRef, ArrayRef, ArrayRef) =
-        if is_string(t) {
-            let s = arrow::compute::cast(a, &DataType::Utf8)?;
-            (ValueType::Str, s, null(DataType::Int64, n), null(DataType::Float64, n), null(DataType::Boolean, n))
-        } else if t.is_integer() {
-            let i = arrow::compute::cast(a, &DataType::Int64)?;
-            (ValueType::Int, null(DataType::Utf8, n), i, null(DataType::Float64, n), null(DataType::Boolean, n))
-        } else if t.is_floating() {
-            let d = arrow::compute::cast(a, &DataType::Float64)?;
-            (ValueType::Double, null(DataType::Utf8, n), null(DataType::Int64, n), d, null(DataType::Boolean, n))
-        } else if matches!(t, DataType::Boolean) {
-            (ValueType::Bool, null(DataType::Utf8, n), null(DataType::Int64, n), null(DataType::Float64, n), a.clone())
-        } else if matches!(t, DataType::Null) {
-            (ValueType::Empty, null(DataType::Utf8, n), null(DataType::Int64, n), null(DataType::Float64, n), null(DataType::Boolean, n))
-        } else {
-            return exec_err!("an attribute value must be a string, number or bool, not {t}");
-        };
+    let (ty, str_col, int_col, double_col, bool_col): (
+        ValueType,
+        ArrayRef,
+        ArrayRef,
+        ArrayRef,
+        ArrayRef,
+    ) = if is_string(t) {
+        let s = arrow::compute::cast(a, &DataType::Utf8)?;
+        (
+            ValueType::Str,
+            s,
+            null(DataType::Int64, n),
+            null(DataType::Float64, n),
+            null(DataType::Boolean, n),
+        )
+    } else if t.is_integer() {
+        let i = arrow::compute::cast(a, &DataType::Int64)?;
+        (
+            ValueType::Int,
+            null(DataType::Utf8, n),
+            i,
+            null(DataType::Float64, n),
+            null(DataType::Boolean, n),
+        )
+    } else if t.is_floating() {
+        let d = arrow::compute::cast(a, &DataType::Float64)?;
+        (
+            ValueType::Double,
+            null(DataType::Utf8, n),
+            null(DataType::Int64, n),
+            d,
+            null(DataType::Boolean, n),
+        )
+    } else if matches!(t, DataType::Boolean) {
+        (
+            ValueType::Bool,
+            null(DataType::Utf8, n),
+            null(DataType::Int64, n),
+            null(DataType::Float64, n),
+            a.clone(),
+        )
+    } else if matches!(t, DataType::Null) {
+        (
+            ValueType::Empty,
+            null(DataType::Utf8, n),
+            null(DataType::Int64, n),
+            null(DataType::Float64, n),
+            null(DataType::Boolean, n),
+        )
+    } else {
+        return exec_err!("an attribute value must be a string, number or bool, not {t}");
+    };
     let codes = UInt8Array::from(vec![ty as u8; n]);
     let columns: Vec<ArrayRef> = vec![
         Arc::new(codes),
@@ -123,14 +161,18 @@ impl ScalarUDFImpl for EditFunction {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         let name = self.name();
-        let usage = if self.set { "(map, key, value)" } else { "(map, key)" };
+        let usage = if self.set {
+            "(map, key, value)"
+        } else {
+            "(map, key)"
+        };
         match arg_types {
             [DataType::Map(_, _), key, rest @ ..] if is_string(key) => match rest {
                 [] if !self.set => Ok(schema::attributes_type()),
                 [v] if self.set && is_attribute_value(v) => Ok(schema::attributes_type()),
-                [v] if self.set => plan_err!(
-                    "{name}{usage}: the value must be a string, number or bool, not {v}"
-                ),
+                [v] if self.set => {
+                    plan_err!("{name}{usage}: the value must be a string, number or bool, not {v}")
+                }
                 _ => plan_err!("{name}{usage}: wrong number of arguments"),
             },
             [DataType::Map(_, _), key, ..] => {
@@ -237,4 +279,3 @@ fn edit(map: &MapArray, key: &str, new: Option<&StructArray>) -> Result<ArrayRef
     )?;
     Ok(Arc::new(out))
 }
-

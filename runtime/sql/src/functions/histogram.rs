@@ -16,8 +16,7 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray as _, Float64Array, ListArray, StructArray, UInt32Builder,
-    UInt64Array,
+    Array, ArrayRef, AsArray as _, Float64Array, ListArray, StructArray, UInt32Builder, UInt64Array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, UInt64Type};
@@ -138,11 +137,10 @@ impl AggregateUDFImpl for HistogramFunction {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types {
-            [v, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)]
-                if is_number(v) =>
-            {
-                Ok(histogram_type())
-            }
+            [
+                v,
+                DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _),
+            ] if is_number(v) => Ok(histogram_type()),
             [v, _] if is_number(v) => plan_err!(
                 "{HISTOGRAM}(value, bounds): bounds must be a constant list of numbers such as [5, 10, 25]"
             ),
@@ -270,7 +268,10 @@ impl Accumulator for HistogramAccumulator {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let [count, sum, min, max, counts] = states else {
-            return exec_err!("{HISTOGRAM}: expected 5 state columns, got {}", states.len());
+            return exec_err!(
+                "{HISTOGRAM}: expected 5 state columns, got {}",
+                states.len()
+            );
         };
         let (Some(count), Some(sum), Some(min), Some(max), Some(counts)) = (
             count.as_primitive_opt::<UInt64Type>(),
@@ -300,7 +301,11 @@ impl Accumulator for HistogramAccumulator {
                 *c += b;
             }
             self.count += count.value(row);
-            self.sum += if sum.is_valid(row) { sum.value(row) } else { 0.0 };
+            self.sum += if sum.is_valid(row) {
+                sum.value(row)
+            } else {
+                0.0
+            };
             if min.is_valid(row) {
                 self.min = self.min.min(min.value(row));
             }
@@ -336,11 +341,10 @@ impl ScalarUDFImpl for HistogramBucketFunction {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types {
-            [v, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)]
-                if is_number(v) =>
-            {
-                Ok(DataType::UInt32)
-            }
+            [
+                v,
+                DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _),
+            ] if is_number(v) => Ok(DataType::UInt32),
             [v, _] if is_number(v) => plan_err!(
                 "histogram_bucket(value, bounds): bounds must be a constant list of numbers such as [5, 10, 25]"
             ),

@@ -21,7 +21,12 @@ use attr::AttrKind;
 
 /// Registers every weir function on `ctx`.
 pub fn register(ctx: &SessionContext) {
-    for kind in [AttrKind::Any, AttrKind::Int, AttrKind::Double, AttrKind::Bool] {
+    for kind in [
+        AttrKind::Any,
+        AttrKind::Int,
+        AttrKind::Double,
+        AttrKind::Bool,
+    ] {
         ctx.register_udf(attr::attr_udf_of(kind));
     }
     ctx.register_udf(edit::attr_set_udf());

@@ -103,7 +103,9 @@ impl SqlConfig {
         let query = r.string("query");
         let query = r.require("query", query, "query \"SELECT * FROM spans\"");
         let mut ok = true;
-        let reload_interval = r.duration("reload-interval").unwrap_or(DEFAULT_RELOAD_INTERVAL);
+        let reload_interval = r
+            .duration("reload-interval")
+            .unwrap_or(DEFAULT_RELOAD_INTERVAL);
         let lookups = read_lookups(r, &mut ok);
         let window = r.block("window", read_window).flatten();
         if r.present("window") && window.is_none() {
@@ -189,9 +191,13 @@ impl SqlConfig {
                 let layout = match PointsLayout::new(&plan.output_schema, &decls) {
                     Ok(l) => l,
                     Err(problems) => {
-                        let span = metrics.first().map_or(query.span, |m| m.1);
+                        let (span, label) = metrics
+                            .first()
+                            .map_or((query.span, "this query"), |m| (m.1, "this metric"));
+                        let mut e = query_error(&QueryError::Result(problems), span);
+                        e.label = Some(label.to_string());
                         r.error(
-                            query_error(&QueryError::Result(problems), span).help(
+                            e.help(
                                 "each result row is one series: declare its value columns with `metric \"COLUMN\" kind=\"sum\"` (or gauge, histogram); every other column is a label",
                             ),
                         );
@@ -201,7 +207,9 @@ impl SqlConfig {
                 let size = duration_ns(w.size);
                 let hop = w.hop.map_or(size, duration_ns);
                 if let Err(msg) = check_spec(size, hop) {
-                    r.error(ConfigError::new(ErrorCode::InvalidValue, msg).at(w.span, "in this window"));
+                    r.error(
+                        ConfigError::new(ErrorCode::InvalidValue, msg).at(w.span, "in this window"),
+                    );
                     return None;
                 }
                 let spec = WindowSpec {
@@ -278,12 +286,17 @@ fn read_lookups(r: &mut NodeReader<'_>, ok: &mut bool) -> Vec<Arc<LookupSource>>
             continue;
         };
         if out.iter().any(|l| l.name() == name)
-            || weir_pdata::Signal::ALL.iter().any(|s| s.table_name() == name)
+            || weir_pdata::Signal::ALL
+                .iter()
+                .any(|s| s.table_name() == name)
         {
             r.error(
-                ConfigError::new(ErrorCode::Duplicate, format!("table name {name:?} is taken"))
-                    .at(name_span, "choose another name")
-                    .help("spans, logs, metrics and the other lookups are taken"),
+                ConfigError::new(
+                    ErrorCode::Duplicate,
+                    format!("table name {name:?} is taken"),
+                )
+                .at(name_span, "choose another name")
+                .help("spans, logs, metrics and the other lookups are taken"),
             );
             *ok = false;
             continue;
@@ -296,9 +309,12 @@ fn read_lookups(r: &mut NodeReader<'_>, ok: &mut bool) -> Vec<Arc<LookupSource>>
         };
         let Some(format) = format else {
             r.error(
-                ConfigError::new(ErrorCode::InvalidValue, format!("lookup {name:?}: unknown file format"))
-                    .at(path.span, "neither .csv nor .parquet")
-                    .help("add format=\"csv\" or format=\"parquet\""),
+                ConfigError::new(
+                    ErrorCode::InvalidValue,
+                    format!("lookup {name:?}: unknown file format"),
+                )
+                .at(path.span, "neither .csv nor .parquet")
+                .help("add format=\"csv\" or format=\"parquet\""),
             );
             *ok = false;
             continue;
@@ -307,9 +323,12 @@ fn read_lookups(r: &mut NodeReader<'_>, ok: &mut bool) -> Vec<Arc<LookupSource>>
             Ok(l) => out.push(l),
             Err(e) => {
                 r.error(
-                    ConfigError::new(ErrorCode::InvalidValue, format!("cannot load lookup table: {e}"))
-                        .at(path.span, "this file")
-                        .help("relative paths resolve against the working directory"),
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        format!("cannot load lookup table: {e}"),
+                    )
+                    .at(path.span, "this file")
+                    .help("relative paths resolve against the working directory"),
                 );
                 *ok = false;
             }
@@ -325,9 +344,9 @@ fn read_window(w: &mut NodeReader<'_>) -> Option<WindowConfig> {
     let time = w.string("time");
     let lateness = w.duration("lateness").unwrap_or(Duration::ZERO);
     let idle_timeout = w.duration("idle-timeout");
-    let max_memory = w
-        .byte_size("max-memory")
-        .map_or(DEFAULT_MAX_MEMORY, |b| usize::try_from(b.0).unwrap_or(usize::MAX));
+    let max_memory = w.byte_size("max-memory").map_or(DEFAULT_MAX_MEMORY, |b| {
+        usize::try_from(b.0).unwrap_or(usize::MAX)
+    });
     let span = w.span();
     Some(WindowConfig {
         size: size?,
@@ -355,7 +374,16 @@ fn read_metrics(r: &mut NodeReader<'_>, ok: &mut bool) -> Vec<(MetricDecl, Sourc
         let monotonic = m.bool("monotonic");
         let span = m.span();
         let kind_missing = kind.is_none() && !m.present("kind");
-        (column, kind, kind_missing, name, unit, description, monotonic, span)
+        (
+            column,
+            kind,
+            kind_missing,
+            name,
+            unit,
+            description,
+            monotonic,
+            span,
+        )
     });
     let mut out = Vec::new();
     for (column, kind, kind_missing, name, unit, description, monotonic, span) in read {
@@ -377,9 +405,12 @@ fn read_metrics(r: &mut NodeReader<'_>, ok: &mut bool) -> Vec<(MetricDecl, Sourc
             _ => {
                 if kind_missing {
                     r.error(
-                        ConfigError::new(ErrorCode::Missing, format!("metric {column:?} has no `kind`"))
-                            .at(span, "`kind` is missing")
-                            .help("add kind=\"sum\", kind=\"gauge\" or kind=\"histogram\""),
+                        ConfigError::new(
+                            ErrorCode::Missing,
+                            format!("metric {column:?} has no `kind`"),
+                        )
+                        .at(span, "`kind` is missing")
+                        .help("add kind=\"sum\", kind=\"gauge\" or kind=\"histogram\""),
                     );
                 }
                 *ok = false;

@@ -288,7 +288,11 @@ async fn emit(
         let batch = layout
             .request(&w.result, w.start, w.end, SCOPE_NAME)
             .map(|(req, points)| {
-                Batch::from_otlp_unchecked(Signal::Metrics, Bytes::from(req.encode_to_vec()), points)
+                Batch::from_otlp_unchecked(
+                    Signal::Metrics,
+                    Bytes::from(req.encode_to_vec()),
+                    points,
+                )
             });
         match batch {
             Ok(batch) if batch.items() == 0 => {}

@@ -109,7 +109,10 @@ impl PointsLayout {
                     MetricKind::Histogram => "a histogram(value, bounds) column",
                     _ => "a number",
                 };
-                problems.push(format!("metric `{}` is {t}, but its kind needs {want}", d.column));
+                problems.push(format!(
+                    "metric `{}` is {t}, but its kind needs {want}",
+                    d.column
+                ));
             }
             metrics.push(MetricColumn {
                 decl: d.clone(),
@@ -217,12 +220,7 @@ impl PointsLayout {
                 schema_url: String::new(),
             })
             .collect();
-        Ok((
-            ExportMetricsServiceRequest {
-                resource_metrics,
-            },
-            points,
-        ))
+        Ok((ExportMetricsServiceRequest { resource_metrics }, points))
     }
 }
 
@@ -331,7 +329,8 @@ fn push_point(
             let Some(s) = col.as_struct_opt() else {
                 return exec_err!("histogram column is not a struct");
             };
-            h.data_points.push(histogram_point(s, row, attrs, start, end)?);
+            h.data_points
+                .push(histogram_point(s, row, attrs, start, end)?);
         }
         _ => return exec_err!("metric without data"),
     }
@@ -351,20 +350,29 @@ fn histogram_point(
             None => exec_err!("histogram column has no field {name}"),
         }
     };
-    let f64_at = |c: &ArrayRef| c.as_primitive_opt::<Float64Type>().and_then(|a| a.is_valid(row).then(|| a.value(row)));
+    let f64_at = |c: &ArrayRef| {
+        c.as_primitive_opt::<Float64Type>()
+            .and_then(|a| a.is_valid(row).then(|| a.value(row)))
+    };
     let count = get("count")?
         .as_primitive_opt::<UInt64Type>()
         .map_or(0, |a| a.value(row));
     let list_f64 = |c: &ArrayRef| -> Vec<f64> {
         c.as_list_opt::<i32>()
             .map(|l| l.value(row))
-            .and_then(|v| v.as_primitive_opt::<Float64Type>().map(|p| p.values().to_vec()))
+            .and_then(|v| {
+                v.as_primitive_opt::<Float64Type>()
+                    .map(|p| p.values().to_vec())
+            })
             .unwrap_or_default()
     };
     let list_u64 = |c: &ArrayRef| -> Vec<u64> {
         c.as_list_opt::<i32>()
             .map(|l| l.value(row))
-            .and_then(|v| v.as_primitive_opt::<UInt64Type>().map(|p| p.values().to_vec()))
+            .and_then(|v| {
+                v.as_primitive_opt::<UInt64Type>()
+                    .map(|p| p.values().to_vec())
+            })
             .unwrap_or_default()
     };
     Ok(HistogramDataPoint {

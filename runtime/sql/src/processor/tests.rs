@@ -104,7 +104,10 @@ fn read(body: &str) -> Result<SqlConfig, Vec<ConfigError>> {
 fn config(body: &str) -> SqlConfig {
     match read(body) {
         Ok(c) => c,
-        Err(e) => panic!("config errors: {:?}", e.iter().map(|e| &e.message).collect::<Vec<_>>()),
+        Err(e) => panic!(
+            "config errors: {:?}",
+            e.iter().map(|e| &e.message).collect::<Vec<_>>()
+        ),
     }
 }
 
@@ -211,14 +214,22 @@ fn sample() -> Vec<S> {
 
 #[tokio::test]
 async fn filter_keeps_rows_and_prunes_empty_resources() {
-    let c = config(r#"query "SELECT * FROM spans WHERE service_name = 'shop' AND status.code = 2""#);
+    let c =
+        config(r#"query "SELECT * FROM spans WHERE service_name = 'shop' AND status.code = 2""#);
     let (out, m) = run(c, vec![spans(&sample())]).await;
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].items(), 1);
     let req = decode_spans(&out[0]);
-    assert_eq!(req.resource_spans.len(), 1, "the cart resource has no span left");
+    assert_eq!(
+        req.resource_spans.len(),
+        1,
+        "the cart resource has no span left"
+    );
     let rs = &req.resource_spans[0];
-    assert_eq!(rs.resource.as_ref().map(|r| r.attributes.clone()), Some(vec![kv("service.name", "shop")]));
+    assert_eq!(
+        rs.resource.as_ref().map(|r| r.attributes.clone()),
+        Some(vec![kv("service.name", "shop")])
+    );
     let span = &rs.scope_spans[0].spans[0];
     assert_eq!(span.name, "GET /a");
     assert_eq!(span.status.as_ref().map(|s| s.code), Some(2));
@@ -261,7 +272,9 @@ async fn attr_set_and_delete_rewrite_attributes() {
 
 #[tokio::test]
 async fn projection_resets_dropped_columns_to_defaults() {
-    let c = config(r#"query "SELECT scope_id, name, start_time, end_time, trace_id, span_id FROM spans""#);
+    let c = config(
+        r#"query "SELECT scope_id, name, start_time, end_time, trace_id, span_id FROM spans""#,
+    );
     let (out, _) = run(c, vec![spans(&sample()[..1])]).await;
     let span = decode_spans(&out[0]).resource_spans[0].scope_spans[0].spans[0].clone();
     assert!(span.attributes.is_empty());
@@ -283,8 +296,17 @@ async fn other_signals_pass_through() {
 fn validate_reports_query_errors_with_codes() {
     let code = |body: &str| {
         let e = errors(body);
-        assert_eq!(e.len(), 1, "{:?}", e.iter().map(|e| &e.message).collect::<Vec<_>>());
-        (e[0].code.as_str(), e[0].message.clone(), e[0].help.clone().unwrap_or_default())
+        assert_eq!(
+            e.len(),
+            1,
+            "{:?}",
+            e.iter().map(|e| &e.message).collect::<Vec<_>>()
+        );
+        (
+            e[0].code.as_str(),
+            e[0].message.clone(),
+            e[0].help.clone().unwrap_or_default(),
+        )
     };
     let (c, m, _) = code(r#"query "SELECT * FROM spans WHERE no_such_column = 1""#);
     assert_eq!(c, "weir::config::query");
@@ -304,9 +326,11 @@ fn validate_reports_query_errors_with_codes() {
     assert!(m.contains("no `scope_id`"), "{m}");
     let (_, m, _) = code(r#"query "SELECT scope_id, 'x' AS kind FROM spans""#);
     assert!(m.contains("`kind` is Utf8 but spans.kind is Int32"), "{m}");
-    let (_, m, _) = code(r#"query "SELECT scope_id, upper(service_name) AS service_name FROM spans""#);
+    let (_, m, _) =
+        code(r#"query "SELECT scope_id, upper(service_name) AS service_name FROM spans""#);
     assert!(m.contains("read-only"), "{m}");
-    let (c, m, _) = code(r#"query "SELECT s.* FROM spans s JOIN logs l ON s.trace_id = l.trace_id""#);
+    let (c, m, _) =
+        code(r#"query "SELECT s.* FROM spans s JOIN logs l ON s.trace_id = l.trace_id""#);
     assert_eq!(c, "weir::config::query");
     assert!(m.contains("spans and logs"), "{m}");
     let (_, m, _) = code(r#"query "CREATE TABLE t AS SELECT 1""#);
@@ -385,7 +409,12 @@ fn points(batches: &[Batch]) -> Vec<Point> {
                             for p in &h.data_points {
                                 let v = format!(
                                     "n={} sum={} min={:?} max={:?} b={:?} c={:?}",
-                                    p.count, p.sum.unwrap_or(f64::NAN), p.min, p.max, p.explicit_bounds, p.bucket_counts
+                                    p.count,
+                                    p.sum.unwrap_or(f64::NAN),
+                                    p.min,
+                                    p.max,
+                                    p.explicit_bounds,
+                                    p.bucket_counts
                                 );
                                 push(&p.attributes, p.start_time_unix_nano, p.time_unix_nano, v);
                             }
@@ -418,33 +447,62 @@ async fn tumbling_window_counts_out_of_order_rows_and_drops_late_ones() {
     // Window [0, 10) gets rows at 1 and 2, then 8 after a row at 12 (out of
     // order, within lateness); a row at 21 closes it; a row at 3 after that
     // is late.
-    h.send(Message::new(spans(&[S("cart", "/a", 0, 1, 10), S("cart", "/a", 2, 2, 30)]))).await;
-    h.send(Message::new(spans(&[S("cart", "/a", 0, 12, 10)]))).await;
-    h.send(Message::new(spans(&[S("cart", "/a", 0, 8, 40)]))).await;
-    h.send(Message::new(spans(&[S("cart", "/a", 0, 21, 10)]))).await;
+    h.send(Message::new(spans(&[
+        S("cart", "/a", 0, 1, 10),
+        S("cart", "/a", 2, 2, 30),
+    ])))
+    .await;
+    h.send(Message::new(spans(&[S("cart", "/a", 0, 12, 10)])))
+        .await;
+    h.send(Message::new(spans(&[S("cart", "/a", 0, 8, 40)])))
+        .await;
+    h.send(Message::new(spans(&[S("cart", "/a", 0, 21, 10)])))
+        .await;
     let first = h.next().await.expect("window [0,10) closed");
-    h.send(Message::new(spans(&[S("cart", "/a", 0, 3, 10)]))).await;
+    h.send(Message::new(spans(&[S("cart", "/a", 0, 3, 10)])))
+        .await;
     let (rest, metrics) = h.finish().await;
     let got = points(&[first.batch]);
     assert_eq!(
         got,
         vec![
             p(0, 10, "cart", "/a", "calls", "3"),
-            p(0, 10, "cart", "/a", "duration", "n=3 sum=80 min=Some(10.0) max=Some(40.0) b=[15.0, 35.0] c=[1, 1, 1]"),
+            p(
+                0,
+                10,
+                "cart",
+                "/a",
+                "duration",
+                "n=3 sum=80 min=Some(10.0) max=Some(40.0) b=[15.0, 35.0] c=[1, 1, 1]"
+            ),
             p(0, 10, "cart", "/a", "errors", "1"),
         ]
     );
     let got = points(&rest.into_iter().map(|m| m.batch).collect::<Vec<_>>());
     let calls: Vec<&Point> = got.iter().filter(|p| p.4 == "calls").collect();
-    assert_eq!(calls, vec![&p(10, 20, "cart", "/a", "calls", "1"), &p(20, 30, "cart", "/a", "calls", "1")]);
-    assert!(got.iter().any(|x| x == &p(10, 20, "cart", "/a", "errors", "0")), "{got:?}");
+    assert_eq!(
+        calls,
+        vec![
+            &p(10, 20, "cart", "/a", "calls", "1"),
+            &p(20, 30, "cart", "/a", "calls", "1")
+        ]
+    );
+    assert!(
+        got.iter()
+            .any(|x| x == &p(10, 20, "cart", "/a", "errors", "0")),
+        "{got:?}"
+    );
     assert_eq!(metrics.items_dropped(), 1, "the late row");
 }
 
 #[tokio::test]
 async fn hopping_windows_count_each_row_in_every_window() {
     let c = config(&red_body(r#"size "10s"; hop "5s""#));
-    let rows = [S("shop", "/a", 0, 1, 10), S("shop", "/a", 0, 6, 10), S("shop", "/a", 0, 12, 10)];
+    let rows = [
+        S("shop", "/a", 0, 1, 10),
+        S("shop", "/a", 0, 6, 10),
+        S("shop", "/a", 0, 12, 10),
+    ];
     let (out, _) = run(c, rows.iter().map(|r| spans(&[*r])).collect()).await;
     let got = points(&out);
     let calls: Vec<(i64, i64, String)> = got
@@ -463,11 +521,17 @@ async fn hopping_windows_count_each_row_in_every_window() {
 #[tokio::test]
 async fn memory_limit_closes_windows_early_without_losing_rows() {
     let c = config(&red_body(r#"size "1h"; max-memory 1"#));
-    let batches: Vec<Batch> = (0..5).map(|i| spans(&[S("cart", "/a", 0, i, 10), S("shop", "/b", 0, i, 10)])).collect();
+    let batches: Vec<Batch> = (0..5)
+        .map(|i| spans(&[S("cart", "/a", 0, i, 10), S("shop", "/b", 0, i, 10)]))
+        .collect();
     let (out, _) = run(c, batches).await;
     assert!(out.len() >= 2, "closed early more than once: {}", out.len());
     let got = points(&out);
-    let total: u64 = got.iter().filter(|p| p.4 == "calls").map(|p| p.5.parse::<u64>().unwrap_or(0)).sum();
+    let total: u64 = got
+        .iter()
+        .filter(|p| p.4 == "calls")
+        .map(|p| p.5.parse::<u64>().unwrap_or(0))
+        .sum();
     assert_eq!(total, 10, "every row is in some window");
 }
 
@@ -476,14 +540,23 @@ async fn window_holds_acks_until_its_points_are_emitted() {
     let c = config(&red_body(r#"size "10s""#));
     let mut h = Harness::start(c);
     let (ack, mut outcome) = Ack::new();
-    h.send(Message::with_ack(spans(&[S("cart", "/a", 0, 1, 10)]), ack)).await;
-    h.send(Message::new(spans(&[S("cart", "/a", 0, 5, 10)]))).await;
+    h.send(Message::with_ack(spans(&[S("cart", "/a", 0, 1, 10)]), ack))
+        .await;
+    h.send(Message::new(spans(&[S("cart", "/a", 0, 5, 10)])))
+        .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(outcome.try_recv().is_err(), "settled before the window closed");
-    h.send(Message::new(spans(&[S("cart", "/a", 0, 11, 10)]))).await;
+    assert!(
+        outcome.try_recv().is_err(),
+        "settled before the window closed"
+    );
+    h.send(Message::new(spans(&[S("cart", "/a", 0, 11, 10)])))
+        .await;
     let msg = h.next().await.expect("window emitted");
     assert_eq!(msg.acks.len(), 1);
-    assert!(outcome.try_recv().is_err(), "the emitted message carries the ack");
+    assert!(
+        outcome.try_recv().is_err(),
+        "the emitted message carries the ack"
+    );
     drop(msg);
     assert_eq!(outcome.try_recv().ok(), Some(Delivery::Delivered));
     let _ = h.finish().await;
@@ -493,9 +566,13 @@ async fn window_holds_acks_until_its_points_are_emitted() {
 async fn idle_input_closes_windows() {
     let c = config(&red_body(r#"size "10s"; idle-timeout "200ms""#));
     let mut h = Harness::start(c);
-    h.send(Message::new(spans(&[S("cart", "/a", 0, 1, 10)]))).await;
+    h.send(Message::new(spans(&[S("cart", "/a", 0, 1, 10)])))
+        .await;
     let msg = h.next().await.expect("closed after idle-timeout");
-    assert_eq!(points(&[msg.batch])[0], p(0, 10, "cart", "/a", "calls", "1"));
+    assert_eq!(
+        points(&[msg.batch])[0],
+        p(0, 10, "cart", "/a", "calls", "1")
+    );
     let _ = h.finish().await;
 }
 
@@ -503,7 +580,11 @@ async fn idle_input_closes_windows() {
 fn windowed_validation_errors() {
     let body = red_body(r#"size "10s"; time "name""#);
     let e = errors(&body);
-    assert!(e[0].message.contains("`name` is Dictionary"), "{}", e[0].message);
+    assert!(
+        e[0].message.contains("`name` is Dictionary"),
+        "{}",
+        e[0].message
+    );
     let e = errors(&red_body(r#"size "10s"; hop "3s""#));
     assert!(e[0].message.contains("must divide"), "{}", e[0].message);
     let e = errors(
@@ -511,7 +592,11 @@ fn windowed_validation_errors() {
         window { size "10s" }
         metric "m" kind="sum""#,
     );
-    assert!(e[0].message.contains("metric `m` names no column"), "{}", e[0].message);
+    assert!(
+        e[0].message.contains("metric `m` names no column"),
+        "{}",
+        e[0].message
+    );
     let e = errors(
         r#"query "SELECT service_name, count(*) AS n, [1] AS l FROM spans GROUP BY 1"
         window { size "10s" }
@@ -532,9 +617,15 @@ fn windowed_validation_errors() {
         metric "n" kind="sum""#,
     );
     assert!(e[0].message.contains("increasing"), "{}", e[0].message);
-    let e = errors(r#"query "SELECT * FROM spans"
-        metric "n" kind="sum""#);
-    assert!(e[0].message.contains("needs a `window`"), "{}", e[0].message);
+    let e = errors(
+        r#"query "SELECT * FROM spans"
+        metric "n" kind="sum""#,
+    );
+    assert!(
+        e[0].message.contains("needs a `window`"),
+        "{}",
+        e[0].message
+    );
 }
 
 #[tokio::test]
@@ -555,7 +646,10 @@ async fn lookup_join_enriches_and_reloads_when_the_file_changes() {
             .resource_spans
             .iter()
             .flat_map(|rs| {
-                let svc = format!("{:?}", rs.resource.as_ref().map(|r| r.attributes[0].value.clone()));
+                let svc = format!(
+                    "{:?}",
+                    rs.resource.as_ref().map(|r| r.attributes[0].value.clone())
+                );
                 rs.scope_spans[0].spans.iter().map(move |s| {
                     let team = s
                         .attributes
@@ -595,10 +689,18 @@ async fn lookup_join_enriches_and_reloads_when_the_file_changes() {
 
 #[test]
 fn lookup_errors_are_reported() {
-    let e = errors(r#"query "SELECT * FROM spans"
-        lookup "teams" path="/no/such/file.csv""#);
-    assert!(e[0].message.contains("cannot load lookup table"), "{}", e[0].message);
-    let e = errors(r#"query "SELECT * FROM spans"
-        lookup "spans" path="x.csv""#);
+    let e = errors(
+        r#"query "SELECT * FROM spans"
+        lookup "teams" path="/no/such/file.csv""#,
+    );
+    assert!(
+        e[0].message.contains("cannot load lookup table"),
+        "{}",
+        e[0].message
+    );
+    let e = errors(
+        r#"query "SELECT * FROM spans"
+        lookup "spans" path="x.csv""#,
+    );
     assert!(e[0].message.contains("taken"), "{}", e[0].message);
 }

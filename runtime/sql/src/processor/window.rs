@@ -35,8 +35,8 @@ use datafusion::common::Result;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use weir_engine::Ack;
 use weir_pdata::{Signal, SignalTables};
 
@@ -185,7 +185,10 @@ impl WindowPlan {
             if agg.is_distinct() {
                 // DISTINCT aggregates split too (their state is the set of
                 // values), but say what it costs.
-                tracing::debug!(aggregate = agg.name(), "DISTINCT aggregate keeps its values per window.");
+                tracing::debug!(
+                    aggregate = agg.name(),
+                    "DISTINCT aggregate keeps its values per window."
+                );
             }
         }
         let partial: Arc<AggregateExec> = Arc::new(partial);
@@ -331,7 +334,10 @@ impl WindowState {
         let mut by_pane: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
         for (row, t) in times.iter().enumerate() {
             let pane = t.div_euclid(hop) * hop;
-            by_pane.entry(pane).or_default().push(u32::try_from(row).unwrap_or(u32::MAX));
+            by_pane
+                .entry(pane)
+                .or_default()
+                .push(u32::try_from(row).unwrap_or(u32::MAX));
         }
         let mut absorbed = Absorbed::default();
         let single = by_pane.len() == 1;
@@ -477,7 +483,9 @@ impl WindowState {
                 return Err((e, Vec::new()));
             }
             while self.bytes > self.spec.max_memory {
-                let Some(start) = self.next_window() else { break };
+                let Some(start) = self.next_window() else {
+                    break;
+                };
                 out.push(self.close_or_fail(start, true).await?);
             }
         }
@@ -527,4 +535,3 @@ pub fn check_spec(size: i64, hop: i64) -> Result<(), String> {
     }
     Ok(())
 }
-
