@@ -72,6 +72,9 @@ struct Label {
     key: String,
 }
 
+/// A resource's labels, comparable: (key, value's debug form).
+type ResourceKey = Vec<(String, String)>;
+
 /// How the columns of a window's result become points.
 #[derive(Debug, Clone)]
 pub struct PointsLayout {
@@ -176,9 +179,7 @@ impl PointsLayout {
         end: i64,
         scope_name: &str,
     ) -> Result<(ExportMetricsServiceRequest, usize)> {
-        // resource labels -> metric index -> points
-        let mut resources: BTreeMap<Vec<(String, String)>, (Vec<KeyValue>, Vec<Metric>)> =
-            BTreeMap::new();
+        let mut resources: BTreeMap<ResourceKey, (Vec<KeyValue>, Vec<Metric>)> = BTreeMap::new();
         let mut points = 0;
         let (start, end) = (start as u64, end as u64);
         for batch in result {
