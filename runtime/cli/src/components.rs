@@ -34,6 +34,12 @@ pub fn registry() -> Registry {
             validate: weir_wasm::validate,
         })
         .register(Component {
+            kind: NodeKind::Processor,
+            type_name: "sql",
+            summary: "DataFusion SQL per batch, or windowed aggregation into metric points.",
+            validate: weir_sql::processor::validate,
+        })
+        .register(Component {
             kind: NodeKind::Exporter,
             type_name: "otlp",
             summary: "OTLP over gRPC or HTTP to any OTLP backend (Tempo, a collector).",

@@ -70,9 +70,12 @@ fn example_pipelines_are_valid() {
             continue;
         }
         n += 1;
+        // From the repository root, where the examples' relative paths
+        // (lookup files) resolve, as `weir run pipelines/...` would.
         let out = Command::new(env!("CARGO_BIN_EXE_weir"))
             .arg("validate")
             .arg(&path)
+            .current_dir(dir.join(".."))
             .env("NO_COLOR", "1")
             .output()
             .expect("run weir validate");

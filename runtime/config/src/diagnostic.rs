@@ -31,6 +31,12 @@ pub enum ErrorCode {
     /// A resource could not be acquired when building (a port in use, a
     /// directory that cannot be created).
     Build,
+    /// A SQL query that does not parse or plan (syntax, an unknown table or
+    /// column, a type error).
+    Query,
+    /// A SQL query whose result cannot be what its node emits (not a valid
+    /// batch of the signal, not metric points).
+    QueryResult,
 }
 
 impl ErrorCode {
@@ -48,6 +54,8 @@ impl ErrorCode {
             ErrorCode::Cycle => "weir::config::cycle",
             ErrorCode::Unconnected => "weir::config::unconnected",
             ErrorCode::Build => "weir::config::build",
+            ErrorCode::Query => "weir::config::query",
+            ErrorCode::QueryResult => "weir::config::query_result",
         }
     }
 }

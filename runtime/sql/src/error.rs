@@ -57,3 +57,41 @@ impl SqlError {
         }
     }
 }
+
+/// Why a query cannot be the query of a SQL processor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// DataFusion refused the SQL: syntax, an unknown table or column, a
+    /// type error. Its message says where.
+    #[error("{}", plan_message(.0))]
+    Plan(#[source] DataFusionError),
+    /// The SQL is a statement other than a query (DDL, DML, SET, EXPLAIN).
+    #[error("only a SELECT query can transform a stream")]
+    NotAQuery,
+    /// The query reads none of `spans`, `logs`, `metrics`.
+    #[error("the query reads no signal table (spans, logs or metrics)")]
+    NoSignalTable,
+    /// The query reads more than one signal table.
+    #[error("the query reads {}: a query transforms one signal", .0.join(" and "))]
+    SeveralSignalTables(Vec<&'static str>),
+    /// The result cannot be turned into what the node emits; every reason.
+    #[error("{}", .0.join("; "))]
+    Result(Vec<String>),
+}
+
+/// DataFusion's message without its "Error during planning: " prefixes.
+fn plan_message(e: &DataFusionError) -> String {
+    let mut s = e.find_root().to_string();
+    for prefix in [
+        "Error during planning: ",
+        "SQL error: ",
+        "Schema error: ",
+        "Execution error: ",
+    ] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.to_string();
+        }
+    }
+    s
+}

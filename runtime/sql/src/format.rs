@@ -71,3 +71,38 @@ fn as_text(col: &ArrayRef) -> Option<ArrayRef> {
     }
     Some(Arc::new(out.finish()))
 }
+
+/// Every cell of `batches` as text, row by row (NULL as `NULL`, the empty
+/// string as `(empty)`, attributes as `{key: value, ...}`): the form
+/// sqllogictest files compare.
+pub fn format_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let batch = readable(batch);
+        let options = arrow::util::display::FormatOptions::default().with_null("NULL");
+        let formatters: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect();
+        for row in 0..batch.num_rows() {
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| match f {
+                        Ok(f) => {
+                            let s = f.value(row).to_string();
+                            if s.is_empty() {
+                                "(empty)".to_string()
+                            } else {
+                                s
+                            }
+                        }
+                        Err(e) => format!("<{e}>"),
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}

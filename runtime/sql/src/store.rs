@@ -8,7 +8,6 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 use crate::SqlError;
-use crate::attr::attr_udf;
 
 /// The tables of a store, in the order they are registered.
 pub const TABLES: [&str; 3] = ["spans", "logs", "metrics"];
@@ -59,7 +58,7 @@ pub async fn session(store_dir: &Path) -> Result<(SessionContext, Vec<&'static s
         });
     }
     let ctx = SessionContext::new();
-    ctx.register_udf(attr_udf());
+    crate::functions::register(&ctx);
     let mut registered = Vec::new();
     for table in TABLES {
         let dir = store_dir.join(table);
