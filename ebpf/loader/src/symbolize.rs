@@ -70,6 +70,7 @@ impl Symbolizer {
             address: ip,
         };
         let Ok(syms) = self.inner.symbolize(src, Input::AbsAddr(ips)) else {
+            // The process is gone (its maps with it): addresses only.
             return ips.iter().map(|ip| unknown(*ip)).collect();
         };
         ips.iter()
