@@ -20,6 +20,9 @@ pub struct Signals {
     pub tcp: bool,
     /// CPU profile sampling frequency in Hz; `None` = no profiles.
     pub profile_hz: Option<u64>,
+    /// Count the loading process's own system calls too (benchmarks); by
+    /// default the probes skip them, so weir does not measure itself.
+    pub include_self: bool,
 }
 
 /// Entries of the bounded maps (each insert beyond them is counted as
@@ -191,7 +194,11 @@ impl Probes {
         }
         raise_memlock();
         let offsets = read_offsets(&signals)?;
-        let self_tgid = std::process::id();
+        let self_tgid = if signals.include_self {
+            0 // no process has id 0: nothing is skipped
+        } else {
+            std::process::id()
+        };
         let no_return = no_return_syscalls();
         // Maps of signals that are off get one entry: they are created with
         // the object but never written.

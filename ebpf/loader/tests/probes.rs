@@ -25,6 +25,7 @@ fn counts_the_system_calls_of_a_child() {
         scheduler: true,
         tcp: true,
         profile_hz: Some(99),
+        include_self: false,
     }) else {
         return;
     };

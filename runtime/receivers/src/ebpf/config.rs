@@ -160,6 +160,7 @@ impl EbpfConfig {
             scheduler: self.scheduler,
             tcp: self.tcp,
             profile_hz: self.profiles.then_some(self.profile_frequency),
+            include_self: false,
         }
     }
 
