@@ -50,8 +50,10 @@ impl Symbolizer {
 
     /// The kernel frames `ips`, innermost first.
     pub fn kernel(&self, ips: &[u64]) -> Vec<Frame> {
-        let mut kernel = Kernel::default();
-        kernel.vmlinux = blazesym::MaybeDefault::None;
+        let kernel = Kernel {
+            vmlinux: blazesym::MaybeDefault::None,
+            ..Kernel::default()
+        };
         self.resolve(&Source::Kernel(kernel), ips, "[kernel]")
     }
 

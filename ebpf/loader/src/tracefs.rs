@@ -68,7 +68,7 @@ pub(crate) fn offsets(
 }
 
 /// The offset of `field` in a `format` file: lines like
-/// `field:pid_t prev_pid;	offset:24;	size:4;	signed:1;`.
+/// `field:pid_t prev_pid;<TAB>offset:24;<TAB>size:4;<TAB>signed:1;`.
 fn field_offset(format: &str, field: &str) -> Option<u32> {
     format.lines().find_map(|line| {
         let decl = line.trim().strip_prefix("field:")?;

@@ -199,7 +199,7 @@ impl Collector {
         self.last_ns = now;
         self.first = false;
         self.reads += 1;
-        if self.reads % 360 == 0 {
+        if self.reads.is_multiple_of(360) {
             // Binaries change on disk and processes come and go: drop the
             // symbol caches and names now and then.
             self.symbolizer.clear();

@@ -120,7 +120,7 @@ fn points(batch: &Batch) -> Points {
     p
 }
 
-fn of_pid<'a, T>(points: &'a [T], pid: u32, attrs: impl Fn(&T) -> &[KeyValue]) -> Vec<&'a T> {
+fn of_pid<T>(points: &[T], pid: u32, attrs: impl Fn(&T) -> &[KeyValue]) -> Vec<&T> {
     points
         .iter()
         .filter(|p| attr_int(attrs(p), "process.pid") == Some(i64::from(pid)))
@@ -269,7 +269,7 @@ async fn batches_show_the_workloads_syscalls_latency_connections_and_hot_functio
     let sleep = by_name("clock_nanosleep");
     assert_eq!(sleep.count, SLEEPS);
     let sum = sleep.sum.expect("a sum");
-    assert!(sum >= 0.2 && sum < 2.0, "sleep sum {sum}");
+    assert!((0.2..2.0).contains(&sum), "sleep sum {sum}");
     // 20 ms sleeps: nothing at or below the 2^24 ns (16.8 ms) bound.
     let below: u64 = sleep
         .explicit_bounds
