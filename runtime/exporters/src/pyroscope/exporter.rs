@@ -42,6 +42,10 @@ pub(super) struct Upload {
     pub(super) pprof: Vec<u8>,
 }
 
+/// What one upload covers: application, series labels, profile type and
+/// sampling period.
+type GroupKey = (String, Vec<(String, String)>, String, i64);
+
 /// Why the exporter could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum PyroscopeSetupError {
@@ -77,8 +81,7 @@ impl PyroscopeExporter {
     /// [`ExportError::Data`] when the tables do not follow the schema.
     pub(super) fn uploads(&self, batch: &Batch) -> Result<Vec<Upload>, ExportError> {
         let tables = batch.tables()?;
-        let mut groups: BTreeMap<(String, Vec<(String, String)>, String, i64), ProfileBuilder> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey, ProfileBuilder> = BTreeMap::new();
         for rs in profiles::read(&tables)? {
             let app = string_attr(&rs.resource, "service.name").unwrap_or_else(|| "weir".into());
             for s in &rs.samples {
