@@ -17,6 +17,12 @@ pub fn registry() -> Registry {
         })
         .register(Component {
             kind: NodeKind::Receiver,
+            type_name: "ebpf",
+            summary: "Kernel signals from eBPF: syscalls, run-queue latency, TCP, CPU profiles.",
+            validate: weir_receivers::ebpf::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Receiver,
             type_name: "generate",
             summary: "Synthetic traces, logs and metrics at a configured rate.",
             validate: weir_receivers::generate::validate,
@@ -50,6 +56,12 @@ pub fn registry() -> Registry {
             type_name: "debug",
             summary: "A summary line per batch, or OTLP/JSON lines to a file.",
             validate: weir_exporters::debug::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
+            type_name: "pyroscope",
+            summary: "CPU profiles to Grafana Pyroscope's ingest API as pprof.",
+            validate: weir_exporters::pyroscope::validate,
         })
         .register(Component {
             kind: NodeKind::Exporter,

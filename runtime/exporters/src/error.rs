@@ -62,6 +62,16 @@ pub enum ExportError {
     /// An Arrow kernel failed while shaping a batch for storage.
     #[error("could not shape the batch for storage: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+    /// A batch of a signal this exporter does not carry.
+    #[error("the {exporter} exporter does not export {signal}; {hint}")]
+    UnsupportedSignal {
+        /// The exporter type.
+        exporter: &'static str,
+        /// The batch's signal.
+        signal: weir_pdata::Signal,
+        /// What to do instead.
+        hint: &'static str,
+    },
     /// Every retry failed.
     #[error("gave up after {attempts} attempts in {elapsed:?}: {last}")]
     RetriesExhausted {

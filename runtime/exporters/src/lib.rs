@@ -7,6 +7,7 @@
 //! - [`otlp`]: sends batches to an OTLP backend over gRPC or HTTP, forwarding
 //!   the request bytes as they arrived, with retries and backoff.
 //! - [`debug`]: logs a line per batch, or writes every request as OTLP/JSON.
+//! - [`pyroscope`]: pushes profiles to Grafana Pyroscope as pprof.
 //! - [`parquet`]: the embedded store, Parquet files per table and hour that
 //!   `weir query` reads (see `docs/store.md`).
 
@@ -14,6 +15,7 @@ pub mod debug;
 pub mod error;
 pub mod otlp;
 pub mod parquet;
+pub mod pyroscope;
 
 pub use error::ExportError;
 

@@ -55,7 +55,13 @@ pub enum PdataError {
     /// (see [`crate::otlp::edit`]).
     #[error("the wire edit does not handle {0}; decode the batch instead")]
     Unsupported(&'static str),
-    /// A signal name that is not `traces`, `metrics` or `logs`.
-    #[error("unknown signal {0:?} (expected traces, metrics or logs)")]
+    /// A signal name that is not `traces`, `metrics`, `logs` or `profiles`.
+    #[error("unknown signal {0:?} (expected traces, metrics, logs or profiles)")]
     UnknownSignal(String),
+    /// OTLP bytes were asked of (or given for) a signal without an OTLP
+    /// form in weir (profiles are Arrow-only).
+    #[error(
+        "{0} have no OTLP form in weir (they are Arrow tables only); export them with the pyroscope or debug exporter"
+    )]
+    NoOtlp(Signal),
 }

@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod otlp;
+pub mod profiles;
 pub mod schema;
 pub mod tables;
 
@@ -36,19 +37,31 @@ pub enum Signal {
     Metrics,
     /// Log records (`ExportLogsServiceRequest`).
     Logs,
+    /// CPU profile samples: Arrow tables only, no OTLP form (see
+    /// `docs/data-model.md`). Produced by the `ebpf` receiver, exported by
+    /// the `pyroscope` exporter; OTLP exporters refuse them.
+    Profiles,
 }
 
 impl Signal {
-    /// All signals, in a fixed order.
+    /// The OTLP signals (traces, metrics, logs), in a fixed order: every
+    /// signal with an OTLP protobuf form. [`Signal::Profiles`] is not one.
     pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
 
+    /// Whether batches of this signal have an OTLP protobuf form (false
+    /// only for [`Signal::Profiles`]).
+    pub fn has_otlp(self) -> bool {
+        !matches!(self, Signal::Profiles)
+    }
+
     /// The lower-case name used in configuration, metrics and table names
-    /// (`traces`, `metrics`, `logs`).
+    /// (`traces`, `metrics`, `logs`, `profiles`).
     pub fn as_str(self) -> &'static str {
         match self {
             Signal::Traces => "traces",
             Signal::Metrics => "metrics",
             Signal::Logs => "logs",
+            Signal::Profiles => "profiles",
         }
     }
 
@@ -59,6 +72,7 @@ impl Signal {
             Signal::Traces => "spans",
             Signal::Metrics => "metrics",
             Signal::Logs => "logs",
+            Signal::Profiles => "profiles",
         }
     }
 
@@ -68,6 +82,7 @@ impl Signal {
             Signal::Traces => "spans",
             Signal::Metrics => "data points",
             Signal::Logs => "log records",
+            Signal::Profiles => "profile samples",
         }
     }
 }
@@ -85,6 +100,7 @@ impl std::str::FromStr for Signal {
             "traces" | "spans" => Ok(Signal::Traces),
             "metrics" => Ok(Signal::Metrics),
             "logs" => Ok(Signal::Logs),
+            "profiles" => Ok(Signal::Profiles),
             other => Err(PdataError::UnknownSignal(other.to_string())),
         }
     }

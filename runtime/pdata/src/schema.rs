@@ -3,7 +3,7 @@
 //!
 //! A batch of any signal is three record batches ([`crate::SignalTables`]):
 //! [`resources`], [`scopes`] and the signal's records table ([`spans`],
-//! [`logs`] or [`metrics`]). Rows reference each other by `UInt32` ids local
+//! [`logs`], [`metrics`] or [`profiles`]). Rows reference each other by `UInt32` ids local
 //! to the batch: `scopes.resource_id -> resources.id` and `records.scope_id
 //! -> scopes.id`.
 //!
@@ -273,6 +273,41 @@ pub mod metric {
     pub const QUANTILE_VALUES: &str = "quantile_values";
     /// `List<Struct>` of [`super::exemplar`]: number and histogram points.
     pub const EXEMPLARS: &str = "exemplars";
+}
+
+/// Columns of the profiles records table (one row per stack and window).
+pub mod profile {
+    /// `UInt32`: the `scopes.id` this row belongs to.
+    pub const SCOPE_ID: &str = "scope_id";
+    /// `Timestamp(Nanosecond, "UTC")`: start of the collection window.
+    pub const START_TIME: &str = "start_time";
+    /// `Timestamp(Nanosecond, "UTC")`: end of the collection window.
+    pub const TIME: &str = "time";
+    /// `Dictionary(UInt32, Utf8)`: what was sampled (`cpu`).
+    pub const PROFILE_TYPE: &str = "profile_type";
+    /// `Int64`: nanoseconds between two samples (1e9 / frequency), so
+    /// `samples * period` estimates the time spent in the stack.
+    pub const PERIOD: &str = "period";
+    /// `Int64`: samples that hit this stack in the window.
+    pub const SAMPLES: &str = "samples";
+    /// `List<Struct>` of [`super::frame`], innermost (the sampled
+    /// instruction) first; kernel frames before user frames.
+    pub const FRAMES: &str = "frames";
+    /// `Map`: the sampled process and thread (`process.pid`,
+    /// `process.executable.name`, `thread.id`, `thread.name`).
+    pub const ATTRIBUTES: &str = "attributes";
+}
+
+/// Fields of one item of `profiles.frames`.
+pub mod frame {
+    /// `Utf8`: the function (demangled), or the address in hex when it
+    /// could not be resolved.
+    pub const FUNCTION: &str = "function";
+    /// `Utf8`: the binary or library (`[kernel]` for the kernel), "" when
+    /// unknown.
+    pub const MODULE: &str = "module";
+    /// `UInt64`: the instruction pointer.
+    pub const ADDRESS: &str = "address";
 }
 
 /// Fields of the exponential histogram `positive` / `negative` structs.
@@ -717,12 +752,51 @@ pub fn metrics() -> SchemaRef {
     METRICS.clone()
 }
 
-/// The records table of `signal`: [`spans`], [`metrics`] or [`logs`].
+static FRAME_FIELDS: LazyLock<Fields> = LazyLock::new(|| {
+    Fields::from(vec![
+        utf8(frame::FUNCTION),
+        utf8(frame::MODULE),
+        Field::new(frame::ADDRESS, DataType::UInt64, false),
+    ])
+});
+
+/// The fields of one item of `profiles.frames`.
+pub fn frame_fields() -> Fields {
+    FRAME_FIELDS.clone()
+}
+
+static PROFILES: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        u32f(profile::SCOPE_ID),
+        ts(profile::START_TIME, false),
+        ts(profile::TIME, false),
+        dict(profile::PROFILE_TYPE),
+        Field::new(profile::PERIOD, DataType::Int64, false),
+        Field::new(profile::SAMPLES, DataType::Int64, false),
+        Field::new(
+            profile::FRAMES,
+            list_of(DataType::Struct(frame_fields())),
+            false,
+        ),
+        attrs(profile::ATTRIBUTES, false),
+    ]))
+});
+
+/// The profiles records table: one row per distinct stack of one thread
+/// in one collection window, with its sample count (Arrow only: profiles
+/// have no OTLP form in weir).
+pub fn profiles() -> SchemaRef {
+    PROFILES.clone()
+}
+
+/// The records table of `signal`: [`spans`], [`metrics`], [`logs`] or
+/// [`profiles`].
 pub fn records(signal: Signal) -> SchemaRef {
     match signal {
         Signal::Traces => spans(),
         Signal::Metrics => metrics(),
         Signal::Logs => logs(),
+        Signal::Profiles => profiles(),
     }
 }
 
@@ -748,7 +822,14 @@ mod tests {
 
     #[test]
     fn schemas_have_unique_column_names() {
-        for schema in [resources(), scopes(), spans(), logs(), metrics()] {
+        for schema in [
+            resources(),
+            scopes(),
+            spans(),
+            logs(),
+            metrics(),
+            profiles(),
+        ] {
             let mut names: Vec<&String> = schema.fields().iter().map(|f| f.name()).collect();
             let n = names.len();
             names.sort();

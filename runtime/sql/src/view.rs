@@ -70,11 +70,12 @@ fn view_of(signal: Signal) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-static VIEWS: LazyLock<[SchemaRef; 3]> = LazyLock::new(|| {
+static VIEWS: LazyLock<[SchemaRef; 4]> = LazyLock::new(|| {
     [
         view_of(Signal::Traces),
         view_of(Signal::Metrics),
         view_of(Signal::Logs),
+        view_of(Signal::Profiles),
     ]
 });
 
@@ -84,6 +85,7 @@ pub fn view_schema(signal: Signal) -> SchemaRef {
         Signal::Traces => VIEWS[0].clone(),
         Signal::Metrics => VIEWS[1].clone(),
         Signal::Logs => VIEWS[2].clone(),
+        Signal::Profiles => VIEWS[3].clone(),
     }
 }
 

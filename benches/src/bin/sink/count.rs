@@ -86,6 +86,7 @@ fn decode_and_count(signal: Signal, bytes: &[u8]) -> Result<u64, CountError> {
                 None => 0,
             })
             .sum::<usize>(),
+        Signal::Profiles => return Err(CountError::Scan(PdataError::NoOtlp(signal))),
     };
     Ok(count as u64)
 }

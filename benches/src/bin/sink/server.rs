@@ -60,7 +60,8 @@ impl Counters {
         &self.signals[match signal {
             Signal::Traces => 0,
             Signal::Metrics => 1,
-            Signal::Logs => 2,
+            // The sink takes OTLP only; profiles never arrive.
+            Signal::Logs | Signal::Profiles => 2,
         }]
     }
 

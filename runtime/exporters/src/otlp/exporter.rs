@@ -133,6 +133,21 @@ impl OtlpExporter {
 impl BatchExporter for OtlpExporter {
     async fn export(&mut self, batch: &Batch) -> Result<(), NodeError> {
         let signal = batch.signal();
+        if !signal.has_otlp() {
+            return Err(NodeError::external(
+                format!(
+                    "sending {} {} to {}",
+                    batch.items(),
+                    signal.item_name(),
+                    self.endpoint
+                ),
+                ExportError::UnsupportedSignal {
+                    exporter: "otlp",
+                    signal,
+                    hint: "profiles have no OTLP form in weir: send them to a `pyroscope` exporter (give it an ebpf receiver of its own with `signals \"profiles\"`)",
+                },
+            ));
+        }
         let bytes = batch.otlp_bytes()?;
         match self.send(signal, bytes).await {
             Ok(None) => Ok(()),

@@ -82,6 +82,11 @@ pub fn method_path(signal: Signal) -> PathAndQuery {
         Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
         Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
         Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        // OTLP's (experimental) profiles service; weir never calls it (the
+        // exporter refuses profiles, which have no OTLP form in weir).
+        Signal::Profiles => {
+            "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export"
+        }
     })
 }
 
@@ -129,6 +134,11 @@ impl GrpcClient {
                     .await
             }
             Signal::Logs => self.call::<ExportLogsServiceResponse>(signal, body).await,
+            Signal::Profiles => Err(ExportError::UnsupportedSignal {
+                exporter: "otlp",
+                signal,
+                hint: "profiles have no OTLP form in weir: send them to a `pyroscope` exporter",
+            }),
         }
     }
 

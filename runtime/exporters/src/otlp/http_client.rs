@@ -37,14 +37,18 @@ pub fn signal_path(signal: Signal) -> &'static str {
         Signal::Traces => "/v1/traces",
         Signal::Metrics => "/v1/metrics",
         Signal::Logs => "/v1/logs",
+        // OTLP's (experimental) profiles path; weir never posts to it.
+        Signal::Profiles => "/v1development/profiles",
     }
 }
 
-fn index(signal: Signal) -> usize {
+/// The slot of `signal`'s URL; `None` for profiles (no OTLP form in weir).
+fn index(signal: Signal) -> Option<usize> {
     match signal {
-        Signal::Traces => 0,
-        Signal::Metrics => 1,
-        Signal::Logs => 2,
+        Signal::Traces => Some(0),
+        Signal::Metrics => Some(1),
+        Signal::Logs => Some(2),
+        Signal::Profiles => None,
     }
 }
 
@@ -128,7 +132,14 @@ impl HttpClient {
         signal: Signal,
         body: Bytes,
     ) -> Result<Option<PartialSuccess>, ExportError> {
-        let url = &self.urls[index(signal)];
+        let Some(i) = index(signal) else {
+            return Err(ExportError::UnsupportedSignal {
+                exporter: "otlp",
+                signal,
+                hint: "profiles have no OTLP form in weir: send them to a `pyroscope` exporter",
+            });
+        };
+        let url = &self.urls[i];
         let mut req = self
             .client
             .post(url.clone())
@@ -162,6 +173,7 @@ impl HttpClient {
                 Signal::Traces => decode_response::<ExportTraceServiceResponse>(&bytes),
                 Signal::Metrics => decode_response::<ExportMetricsServiceResponse>(&bytes),
                 Signal::Logs => decode_response::<ExportLogsServiceResponse>(&bytes),
+                Signal::Profiles => None,
             });
         }
         Err(ExportError::HttpStatus {

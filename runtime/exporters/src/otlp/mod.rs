@@ -30,7 +30,9 @@ mod retry;
 mod tests;
 
 pub use config::{Compression, OtlpExporterConfig, Protocol, RetryConfig, validate};
+pub(crate) use config::{read_headers, read_retry};
 pub use exporter::{ExportResponse, OtlpExporter, PartialSuccess, SetupError};
 pub use grpc_client::{RawCodec, method_path};
 pub use http_client::{HttpSetupError, parse_retry_after, signal_path};
 pub use retry::Backoff;
+pub(crate) use retry::retry;

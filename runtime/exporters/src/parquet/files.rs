@@ -132,7 +132,7 @@ pub struct StoreFiles {
     root: PathBuf,
     props: WriterProperties,
     rotation: Rotation,
-    open: [Option<OpenFile>; 3],
+    open: [Option<OpenFile>; 4],
 }
 
 fn slot(signal: Signal) -> usize {
@@ -140,6 +140,7 @@ fn slot(signal: Signal) -> usize {
         Signal::Traces => 0,
         Signal::Metrics => 1,
         Signal::Logs => 2,
+        Signal::Profiles => 3,
     }
 }
 
@@ -150,7 +151,7 @@ impl StoreFiles {
             root,
             props,
             rotation,
-            open: [None, None, None],
+            open: [None, None, None, None],
         }
     }
 

@@ -169,6 +169,7 @@ pub fn stored_batch(signal: Signal, tables: &SignalTables) -> Result<RecordBatch
         Signal::Traces => span::SCOPE_ID,
         Signal::Logs => log::SCOPE_ID,
         Signal::Metrics => metric::SCOPE_ID,
+        Signal::Profiles => weir_pdata::schema::profile::SCOPE_ID,
     };
     let scope_ids = u32_column(signal, records, "records", scope_id)?;
     let scope_rows = rows_of(

@@ -62,7 +62,7 @@ pub(crate) const MAX_DEPTH: u32 = 64;
 ///   than 0 or 16 (trace) / 8 (span).
 pub fn scan(signal: Signal, bytes: &[u8]) -> Result<usize, PdataError> {
     let mut scanner = Scanner::new(bytes);
-    match scanner.message(proto::request(signal), 0, bytes.len(), 0) {
+    match scanner.message(proto::request(signal)?, 0, bytes.len(), 0) {
         Ok(()) => Ok(scanner.items),
         Err(fail) => Err(fail.into()),
     }
@@ -76,7 +76,7 @@ type Scan<T> = Result<T, Box<Fail>>;
 pub(super) fn scan_by_table(signal: Signal, bytes: &[u8]) -> Result<usize, PdataError> {
     let mut scanner = Scanner::new(bytes);
     scanner.by_hand = false;
-    match scanner.message(proto::request(signal), 0, bytes.len(), 0) {
+    match scanner.message(proto::request(signal)?, 0, bytes.len(), 0) {
         Ok(()) => Ok(scanner.items),
         Err(fail) => Err(fail.into()),
     }

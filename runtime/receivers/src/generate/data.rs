@@ -117,6 +117,7 @@ impl Generator {
             Signal::Traces => 1,
             Signal::Metrics => 2,
             Signal::Logs => 3,
+            Signal::Profiles => 4,
         };
         let resources = (0..services.max(1)).map(resource).collect::<Vec<_>>();
         Generator {
@@ -143,6 +144,8 @@ impl Generator {
             Signal::Traces => self.traces(items).encode_to_vec(),
             Signal::Metrics => self.metrics(items).encode_to_vec(),
             Signal::Logs => self.logs(items).encode_to_vec(),
+            // Not a signal `generate` accepts (its validation refuses it).
+            Signal::Profiles => Vec::new(),
         }
     }
 

@@ -114,6 +114,7 @@ async fn produces_exactly_count_items_per_signal_as_valid_protobuf() {
                     None => 0,
                 })
                 .sum(),
+            Signal::Profiles => unreachable!("generate makes no profiles"),
         };
         assert_eq!(decoded, batch.items());
     }

@@ -92,6 +92,7 @@ pub fn default_time_column(signal: Signal) -> &'static str {
         Signal::Traces => weir_pdata::schema::span::END_TIME,
         Signal::Logs => weir_pdata::schema::log::TIME,
         Signal::Metrics => weir_pdata::schema::metric::TIME,
+        Signal::Profiles => weir_pdata::schema::profile::TIME,
     }
 }
 

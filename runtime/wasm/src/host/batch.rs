@@ -386,11 +386,14 @@ fn set_of(scope: AttributeScope) -> AttributeSet {
     }
 }
 
-fn to_wit_signal(s: Signal) -> wit::Signal {
+/// The ABI's name of `s`; `None` for profiles, which the plugin ABI does
+/// not have (processor nodes pass profiles batches through unchanged).
+fn to_wit_signal(s: Signal) -> Option<wit::Signal> {
     match s {
-        Signal::Traces => wit::Signal::Traces,
-        Signal::Metrics => wit::Signal::Metrics,
-        Signal::Logs => wit::Signal::Logs,
+        Signal::Traces => Some(wit::Signal::Traces),
+        Signal::Metrics => Some(wit::Signal::Metrics),
+        Signal::Logs => Some(wit::Signal::Logs),
+        Signal::Profiles => None,
     }
 }
 
@@ -410,7 +413,9 @@ impl HostState {
 impl HostBatch for HostState {
     fn signal(&mut self, res: Resource<BatchState>) -> wasmtime::Result<wit::Signal> {
         self.host_call()?;
-        Ok(to_wit_signal(self.batch(&res)?.signal))
+        let signal = self.batch(&res)?.signal;
+        to_wit_signal(signal)
+            .ok_or_else(|| wasmtime::Error::msg(format!("{signal} are not part of the plugin ABI")))
     }
 
     fn len(&mut self, res: Resource<BatchState>) -> wasmtime::Result<u32> {

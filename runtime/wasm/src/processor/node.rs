@@ -491,6 +491,11 @@ impl WasmProcessor {
     }
 
     async fn handle(&self, ctx: &ProcessorContext, msg: Message) -> Result<(), ()> {
+        if !msg.batch.signal().has_otlp() {
+            // Profiles are not part of the plugin ABI (wit/): they pass
+            // through unchanged.
+            return ctx.output.send(msg).await.map_err(|_| ());
+        }
         let start = Instant::now();
         let items = msg.batch.items();
         let outcome = self.process_async(&msg.batch).await;

@@ -23,10 +23,10 @@
 //! metric: they are grouped by `scope_id` and `metric_id`, keeping table
 //! order within each group.
 
-mod attrs;
-mod columns;
+pub(crate) mod attrs;
+pub(crate) mod columns;
 mod concat;
-mod envelope;
+pub(crate) mod envelope;
 mod logs;
 mod metrics;
 mod traces;
@@ -56,6 +56,18 @@ pub fn concat(signal: Signal, parts: &[&SignalTables]) -> Result<SignalTables, P
     concat::concat(signal, parts)
 }
 
+/// The metrics tables of an `ExportMetricsServiceRequest` built in memory
+/// (what a receiver that makes its own metrics, like `ebpf`, uses: no
+/// protobuf encoding and decoding in between).
+///
+/// # Errors
+/// [`PdataError::InvalidValue`] for exemplar ids of the wrong length.
+pub fn metrics_tables(
+    request: &opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+) -> Result<SignalTables, PdataError> {
+    metrics::tables(request)
+}
+
 /// Decodes the protobuf bytes of an `Export*ServiceRequest` of `signal`
 /// into tables (ids dense from 0, records of a scope contiguous, in request
 /// order).
@@ -71,6 +83,7 @@ pub fn decode(signal: Signal, bytes: &[u8]) -> Result<SignalTables, PdataError> 
         Signal::Traces => wire::traces::decode(bytes),
         Signal::Metrics => metrics::decode(bytes),
         Signal::Logs => wire::logs::decode(bytes),
+        Signal::Profiles => Err(PdataError::NoOtlp(signal)),
     }
 }
 
@@ -85,6 +98,7 @@ pub fn decode_via_prost(signal: Signal, bytes: &[u8]) -> Result<SignalTables, Pd
         Signal::Traces => traces::decode(bytes),
         Signal::Metrics => metrics::decode(bytes),
         Signal::Logs => logs::decode(bytes),
+        Signal::Profiles => Err(PdataError::NoOtlp(signal)),
     }
 }
 
@@ -105,6 +119,7 @@ pub fn encode(signal: Signal, tables: &SignalTables) -> Result<Bytes, PdataError
         Signal::Traces => wire::traces::encode(tables),
         Signal::Metrics => metrics::encode(tables),
         Signal::Logs => wire::logs::encode(tables),
+        Signal::Profiles => Err(PdataError::NoOtlp(signal)),
     }
 }
 
@@ -119,5 +134,6 @@ pub fn encode_via_prost(signal: Signal, tables: &SignalTables) -> Result<Bytes, 
         Signal::Traces => traces::encode(tables),
         Signal::Metrics => metrics::encode(tables),
         Signal::Logs => logs::encode(tables),
+        Signal::Profiles => Err(PdataError::NoOtlp(signal)),
     }
 }

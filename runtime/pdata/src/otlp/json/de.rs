@@ -13,7 +13,7 @@ pub(super) fn json_to_protobuf(signal: Signal, json: &[u8]) -> Result<Vec<u8>, P
     let mut out = Vec::with_capacity(json.len() / 2);
     let mut de = serde_json::Deserializer::from_slice(json);
     MessageSeed {
-        msg: proto::request(signal),
+        msg: proto::request(signal)?,
         out: &mut out,
     }
     .deserialize(&mut de)?;

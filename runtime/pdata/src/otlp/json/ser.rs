@@ -15,7 +15,7 @@ pub(super) fn protobuf_to_json(signal: Signal, bytes: &[u8]) -> Result<String, P
         buf: bytes,
         scanner: Scanner::new(bytes),
     };
-    writer.message(proto::request(signal), &[(0, bytes.len())], 0, &mut out)?;
+    writer.message(proto::request(signal)?, &[(0, bytes.len())], 0, &mut out)?;
     Ok(out)
 }
 

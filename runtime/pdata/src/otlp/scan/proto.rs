@@ -265,12 +265,13 @@ impl Message {
     }
 }
 
-/// The request message of a signal.
-pub(crate) fn request(signal: Signal) -> &'static Message {
+/// The request message of a signal ([`PdataError::NoOtlp`] for profiles).
+pub(crate) fn request(signal: Signal) -> Result<&'static Message, crate::PdataError> {
     match signal {
-        Signal::Traces => &EXPORT_TRACE_SERVICE_REQUEST,
-        Signal::Metrics => &EXPORT_METRICS_SERVICE_REQUEST,
-        Signal::Logs => &EXPORT_LOGS_SERVICE_REQUEST,
+        Signal::Traces => Ok(&EXPORT_TRACE_SERVICE_REQUEST),
+        Signal::Metrics => Ok(&EXPORT_METRICS_SERVICE_REQUEST),
+        Signal::Logs => Ok(&EXPORT_LOGS_SERVICE_REQUEST),
+        Signal::Profiles => Err(crate::PdataError::NoOtlp(signal)),
     }
 }
 
@@ -809,7 +810,10 @@ mod tests {
 
     fn all() -> Vec<&'static Message> {
         let mut seen: Vec<&'static Message> = Vec::new();
-        let mut todo: Vec<&'static Message> = Signal::ALL.iter().map(|s| request(*s)).collect();
+        let mut todo: Vec<&'static Message> = Signal::ALL
+            .iter()
+            .filter_map(|s| request(*s).ok())
+            .collect();
         while let Some(m) = todo.pop() {
             if seen.iter().any(|s| std::ptr::eq(*s, m)) {
                 continue;

@@ -71,6 +71,7 @@ fn prost_count(signal: Signal, bytes: &[u8]) -> Option<(usize, bool)> {
         Signal::Logs => ExportLogsServiceRequest::decode(bytes)
             .ok()
             .map(|r| (count_logs(&r), samples::ids_ok_logs(&r))),
+        Signal::Profiles => None,
     }
 }
 

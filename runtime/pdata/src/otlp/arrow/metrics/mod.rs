@@ -28,7 +28,11 @@ use read::MetricsReader;
 
 /// Decodes an `ExportMetricsServiceRequest`.
 pub(crate) fn decode(bytes: &[u8]) -> Result<SignalTables, PdataError> {
-    let request = ExportMetricsServiceRequest::decode(bytes)?;
+    tables(&ExportMetricsServiceRequest::decode(bytes)?)
+}
+
+/// The tables of a decoded request.
+pub(crate) fn tables(request: &ExportMetricsServiceRequest) -> Result<SignalTables, PdataError> {
     let (mut scopes_n, mut rows) = (0, 0);
     for rm in &request.resource_metrics {
         scopes_n += rm.scope_metrics.len();

@@ -228,16 +228,22 @@ records_of!(SPANS_PATH, &SPAN);
 records_of!(LOGS_PATH, &LOG_RECORD);
 records_of!(METRICS_PATH, &METRIC);
 
-fn path(signal: Signal, set: AttributeSet) -> &'static Level {
-    match set {
+/// The path to the attribute lists of `set`; `None` for a signal without
+/// an OTLP request (profiles).
+fn path(signal: Signal, set: AttributeSet) -> Option<&'static Level> {
+    if !signal.has_otlp() {
+        return None;
+    }
+    Some(match set {
         AttributeSet::Resource => &RESOURCE_PATH,
         AttributeSet::Scope => &SCOPE_PATH,
         AttributeSet::Record => match signal {
             Signal::Traces => &SPANS_PATH,
             Signal::Logs => &LOGS_PATH,
             Signal::Metrics => &METRICS_PATH,
+            Signal::Profiles => return None,
         },
-    }
+    })
 }
 
 /// The result of [`edit_attributes`].
@@ -274,7 +280,8 @@ pub fn edit_attributes(
         result: Edited::default(),
     };
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 8);
-    let changed = walker.message(Cursor::new(bytes), path(signal, set), 0, &mut out)?;
+    let level = path(signal, set).ok_or(PdataError::Unsupported("a signal without OTLP bytes"))?;
+    let changed = walker.message(Cursor::new(bytes), level, 0, &mut out)?;
     let mut result = walker.result;
     result.bytes = changed.then_some(out);
     Ok(result)
