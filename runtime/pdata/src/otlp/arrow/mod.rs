@@ -23,10 +23,10 @@
 //! metric: they are grouped by `scope_id` and `metric_id`, keeping table
 //! order within each group.
 
-mod attrs;
+pub(crate) mod attrs;
 mod columns;
 mod concat;
-mod envelope;
+pub(crate) mod envelope;
 mod logs;
 mod metrics;
 mod traces;
