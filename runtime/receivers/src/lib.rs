@@ -11,3 +11,4 @@
 
 pub mod generate;
 pub mod otlp;
+pub mod prometheus;
