@@ -161,9 +161,12 @@ pub fn read(r: &mut NodeReader<'_>) -> Option<PrometheusConfig> {
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
         let span = r.span();
         r.error(
-            ConfigError::new(ErrorCode::Duplicate, format!("job {:?} is defined twice", w[0]))
-                .at(span, "in this receiver")
-                .help("give every job its own name"),
+            ConfigError::new(
+                ErrorCode::Duplicate,
+                format!("job {:?} is defined twice", w[0]),
+            )
+            .at(span, "in this receiver")
+            .help("give every job its own name"),
         );
         ok = false;
     }
@@ -238,7 +241,11 @@ fn read_job_body(r: &mut NodeReader<'_>, defaults: &Defaults, name: String) -> O
     let metrics_path = match r.string("metrics-path") {
         Some(p) if p.value.starts_with('/') => p.value,
         Some(p) => {
-            r.invalid(p.span, "the path must start with `/`", "write it like \"/metrics\"");
+            r.invalid(
+                p.span,
+                "the path must start with `/`",
+                "write it like \"/metrics\"",
+            );
             ok = false;
             String::new()
         }
@@ -393,7 +400,11 @@ fn string_pairs(r: &mut NodeReader<'_>) -> Vec<(String, String)> {
     let Some(doc) = r.node().children() else {
         return out;
     };
-    let keys: Vec<String> = doc.nodes().iter().map(|n| n.name().value().to_string()).collect();
+    let keys: Vec<String> = doc
+        .nodes()
+        .iter()
+        .map(|n| n.name().value().to_string())
+        .collect();
     for key in keys {
         if let Some(v) = r.string(&key) {
             out.push((key, v.value));
@@ -414,17 +425,26 @@ fn rules(r: &mut NodeReader<'_>, key: &str, ok: &mut bool) -> Vec<RelabelRule> {
             Some(s) => match relabel::anchored(&s.value) {
                 Ok(re) => Some(re),
                 Err(e) => {
-                    rr.invalid(s.span, format!("not a valid regex: {e}"), "use RE2 syntax, as Prometheus does");
+                    rr.invalid(
+                        s.span,
+                        format!("not a valid regex: {e}"),
+                        "use RE2 syntax, as Prometheus does",
+                    );
                     None
                 }
             },
             None => relabel::anchored("(.*)").ok(),
         };
-        let source_labels: Vec<String> =
-            rr.strings("source-labels").into_iter().map(|s| s.value).collect();
+        let source_labels: Vec<String> = rr
+            .strings("source-labels")
+            .into_iter()
+            .map(|s| s.value)
+            .collect();
         let separator = rr.string("separator").map_or(";".to_string(), |s| s.value);
         let target_label = rr.string("target-label").map(|s| s.value);
-        let replacement = rr.string("replacement").map_or("$1".to_string(), |s| s.value);
+        let replacement = rr
+            .string("replacement")
+            .map_or("$1".to_string(), |s| s.value);
         let (Some(action), Some(regex)) = (action, regex) else {
             return None;
         };
@@ -440,9 +460,12 @@ fn rules(r: &mut NodeReader<'_>, key: &str, ok: &mut bool) -> Vec<RelabelRule> {
             }
             Action::Keep | Action::Drop if source_labels.is_empty() => {
                 rr.error(
-                    ConfigError::new(ErrorCode::Missing, "a `keep` or `drop` rule needs `source-labels`")
-                        .at(span, "no source-labels")
-                        .help("add `source-labels \"__name__\"`"),
+                    ConfigError::new(
+                        ErrorCode::Missing,
+                        "a `keep` or `drop` rule needs `source-labels`",
+                    )
+                    .at(span, "no source-labels")
+                    .help("add `source-labels \"__name__\"`"),
                 );
                 return None;
             }

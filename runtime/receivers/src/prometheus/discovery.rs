@@ -31,7 +31,6 @@ pub struct Target {
     pub labels: TargetLabels,
 }
 
-
 #[derive(Deserialize)]
 struct FileGroup {
     #[serde(default)]
@@ -100,7 +99,9 @@ pub fn expand(base_dir: &Path, entry: &str) -> Vec<PathBuf> {
     if !name.contains('*') {
         return vec![path];
     }
-    let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.filter_map(Result::ok)

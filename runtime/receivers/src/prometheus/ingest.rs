@@ -369,8 +369,22 @@ pub fn ingest(
                         }
                     }
                     Role::Bucket | Role::Quantile | Role::Sum | Role::Count => {
-                        let key = if role == Role::Bucket { "le" } else { "quantile" };
-                        group_line(f, role, key, &s, &parser, &attrs, time_ms, &pass, still_exposed)?;
+                        let key = if role == Role::Bucket {
+                            "le"
+                        } else {
+                            "quantile"
+                        };
+                        group_line(
+                            f,
+                            role,
+                            key,
+                            &s,
+                            &parser,
+                            &attrs,
+                            time_ms,
+                            &pass,
+                            still_exposed,
+                        )?;
                     }
                 }
             }
@@ -519,7 +533,10 @@ fn open_number_metric<'a>(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments, reason = "one line of a histogram or summary")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one line of a histogram or summary"
+)]
 fn group_line(
     f: &mut Family<'_>,
     role: Role,
@@ -545,11 +562,17 @@ fn group_line(
         .iter()
         .rposition(|g| {
             g.attrs.len() == rest.len()
-                && g.attrs.iter().zip(&rest).all(|(x, y)| x.0 == y.0 && x.1 == y.1)
+                && g.attrs
+                    .iter()
+                    .zip(&rest)
+                    .all(|(x, y)| x.0 == y.0 && x.1 == y.1)
         })
         .unwrap_or_else(|| {
             f.groups.push(Group {
-                attrs: rest.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                attrs: rest
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 buckets: Vec::new(),
                 quantiles: Vec::new(),
                 sum: None,
@@ -658,17 +681,27 @@ fn flush(
                 counts.push(to_count(inf.unwrap_or(total) - prev));
                 if !stale {
                     for (labels, value, ts) in &g.exemplars {
-                        let refs: Vec<(&str, &str)> =
-                            labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                        let refs: Vec<(&str, &str)> = labels
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect();
                         b.exemplar(&exemplar_of(&refs, *value, *ts))?;
                     }
                 }
-                let sum = if stale { Some(f64::from_bits(STALE_NAN)) } else { g.sum };
+                let sum = if stale {
+                    Some(f64::from_bits(STALE_NAN))
+                } else {
+                    g.sum
+                };
                 b.histogram(0, time, to_count(total), sum, &bounds, &counts, flags)?;
             } else {
                 let mut q = g.quantiles.clone();
                 q.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let sum = if stale { f64::from_bits(STALE_NAN) } else { g.sum.unwrap_or(0.0) };
+                let sum = if stale {
+                    f64::from_bits(STALE_NAN)
+                } else {
+                    g.sum.unwrap_or(0.0)
+                };
                 b.summary(0, time, to_count(g.count.unwrap_or(0.0)), sum, &q, flags)?;
             }
             out.points += 1;

@@ -326,7 +326,9 @@ impl<'a> Parser<'a> {
                         if !text_format
                             || !matches!(
                                 kind,
-                                MetricKind::GaugeHistogram | MetricKind::Info | MetricKind::StateSet
+                                MetricKind::GaugeHistogram
+                                    | MetricKind::Info
+                                    | MetricKind::StateSet
                             ) =>
                     {
                         Ok(Some(Entry::Type { name, kind }))
@@ -341,10 +343,7 @@ impl<'a> Parser<'a> {
     fn sample(&mut self, line: &'a str) -> Result<Sample<'a>, ParseError> {
         let b = line.as_bytes();
         if !is_name_start(b[0]) {
-            return Err(self.err(format!(
-                "expected a metric name, found {:?}",
-                excerpt(line)
-            )));
+            return Err(self.err(format!("expected a metric name, found {:?}", excerpt(line))));
         }
         let mut i = 1;
         while i < b.len() && is_name_char(b[i]) {
@@ -390,7 +389,10 @@ impl<'a> Parser<'a> {
                 // The text format has no exemplars; Prometheus refuses them.
                 return Err(self.err("exemplars are only allowed in OpenMetrics"));
             } else {
-                return Err(self.err(format!("unexpected {:?} after the value", excerpt(&line[i..]))));
+                return Err(self.err(format!(
+                    "unexpected {:?} after the value",
+                    excerpt(&line[i..])
+                )));
             }
         }
         Ok(Sample {

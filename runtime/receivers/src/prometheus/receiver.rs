@@ -68,7 +68,8 @@ struct Running {
 impl Receiver for PrometheusReceiver {
     fn run(self: Box<Self>, mut ctx: ReceiverContext) -> BoxFuture<Result<(), NodeError>> {
         Box::pin(async move {
-            let mut files: Vec<FileTargets> = self.jobs.iter().map(|_| FileTargets::default()).collect();
+            let mut files: Vec<FileTargets> =
+                self.jobs.iter().map(|_| FileTargets::default()).collect();
             let mut running: HashMap<String, Running> = HashMap::new();
             let mut stopping: Vec<JoinHandle<()>> = Vec::new();
             let refresh = self

@@ -29,8 +29,14 @@ pub enum Action {
 
 impl Action {
     /// The names used in configuration.
-    pub const NAMES: [&'static str; 6] =
-        ["replace", "keep", "drop", "labelmap", "labeldrop", "labelkeep"];
+    pub const NAMES: [&'static str; 6] = [
+        "replace",
+        "keep",
+        "drop",
+        "labelmap",
+        "labeldrop",
+        "labelkeep",
+    ];
 
     /// The action called `name`.
     pub fn parse(name: &str) -> Option<Action> {
@@ -205,10 +211,16 @@ mod tests {
     #[test]
     fn keep_and_drop_are_anchored() {
         let keep = rule(Action::Keep, &["__name__"], "http_.*");
-        assert!(apply(&[keep.clone()], &mut labels(&[("__name__", "http_requests")])));
+        assert!(apply(
+            &[keep.clone()],
+            &mut labels(&[("__name__", "http_requests")])
+        ));
         assert!(!apply(&[keep], &mut labels(&[("__name__", "go_http_x")])));
         let drop = rule(Action::Drop, &["a", "b"], "1;2");
-        assert!(!apply(&[drop.clone()], &mut labels(&[("a", "1"), ("b", "2")])));
+        assert!(!apply(
+            &[drop.clone()],
+            &mut labels(&[("a", "1"), ("b", "2")])
+        ));
         assert!(apply(&[drop], &mut labels(&[("a", "1"), ("b", "22")])));
     }
 

@@ -26,9 +26,7 @@ use weir_pdata::{Batch, Signal};
 
 use super::config::JobConfig;
 use super::discovery::Target;
-use super::ingest::{
-    Ingest, NO_RECORDED_VALUE, Outcome, Pass, STALE_NAN, SeriesSet, ingest,
-};
+use super::ingest::{Ingest, NO_RECORDED_VALUE, Outcome, Pass, STALE_NAN, SeriesSet, ingest};
 use super::parser::Format;
 use super::scrape::{self, Request};
 
@@ -101,7 +99,9 @@ impl TargetLoop {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.target.key.hash(&mut h);
         let interval = self.job.interval;
-        let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let nanos = u64::try_from(interval.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let offset = Duration::from_nanos(h.finish() % nanos);
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -130,7 +130,11 @@ impl TargetLoop {
         // Removed: every series of the last scrape, and the health series,
         // become stale.
         if let Some(batch) = self.removed(&mut state) {
-            let _ = tokio::time::timeout(Duration::from_secs(5), self.output.send(Message::new(batch))).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.output.send(Message::new(batch)),
+            )
+            .await;
         }
     }
 
@@ -204,7 +208,8 @@ impl TargetLoop {
             b = self.begin(st.last_points).0;
         }
         let duration = started.elapsed();
-        if st.has_prev && (error.is_some() || outcome.seen_again < st.previous.len())
+        if st.has_prev
+            && (error.is_some() || outcome.seen_again < st.previous.len())
             && let Ok(prev) = std::str::from_utf8(&st.prev_body)
         {
             let pass = Pass::Stale {
@@ -266,17 +271,35 @@ impl TargetLoop {
         o: &Outcome,
     ) {
         let values = [
-            ("up", "1 if the target was scraped, 0 if not.", if up { 1.0 } else { 0.0 }),
-            ("scrape_duration_seconds", "How long the scrape took.", duration.as_secs_f64()),
-            ("scrape_samples_scraped", "Samples the target exposed.", o.samples as f64),
+            (
+                "up",
+                "1 if the target was scraped, 0 if not.",
+                if up { 1.0 } else { 0.0 },
+            ),
+            (
+                "scrape_duration_seconds",
+                "How long the scrape took.",
+                duration.as_secs_f64(),
+            ),
+            (
+                "scrape_samples_scraped",
+                "Samples the target exposed.",
+                o.samples as f64,
+            ),
             (
                 "scrape_samples_post_metric_relabeling",
                 "Samples left after metric relabelling.",
                 o.post_relabel as f64,
             ),
-            ("scrape_series_added", "Series new since the last scrape.", o.added as f64),
+            (
+                "scrape_series_added",
+                "Series new since the last scrape.",
+                o.added as f64,
+            ),
         ];
-        let time = u64::try_from(scrape_ms).unwrap_or(0).saturating_mul(1_000_000);
+        let time = u64::try_from(scrape_ms)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000);
         for (name, help, value) in values {
             self.health_point(b, sid, name, help, time, value, 0);
         }
@@ -325,10 +348,18 @@ impl TargetLoop {
                 sample_limit: 0,
                 hasher: &st.hasher,
             };
-            let _ = ingest(&ing, prev, st.prev_format, Pass::Stale { current: &empty }, &mut b);
+            let _ = ingest(
+                &ing,
+                prev,
+                st.prev_format,
+                Pass::Stale { current: &empty },
+                &mut b,
+            );
         }
         if st.health_written {
-            let time = u64::try_from(scrape_ms).unwrap_or(0).saturating_mul(1_000_000);
+            let time = u64::try_from(scrape_ms)
+                .unwrap_or(0)
+                .saturating_mul(1_000_000);
             for name in [
                 "up",
                 "scrape_duration_seconds",
@@ -336,11 +367,21 @@ impl TargetLoop {
                 "scrape_samples_post_metric_relabeling",
                 "scrape_series_added",
             ] {
-                self.health_point(&mut b, sid, name, "", time, f64::from_bits(STALE_NAN), NO_RECORDED_VALUE);
+                self.health_point(
+                    &mut b,
+                    sid,
+                    name,
+                    "",
+                    time,
+                    f64::from_bits(STALE_NAN),
+                    NO_RECORDED_VALUE,
+                );
             }
         }
         tracing::info!(node = %self.node, job = %self.job.name, target = %self.target.url, "Target removed; its series are marked stale.");
-        b.finish().ok().map(|t| Batch::from_tables(Signal::Metrics, t))
+        b.finish()
+            .ok()
+            .map(|t| Batch::from_tables(Signal::Metrics, t))
     }
 }
 

@@ -159,7 +159,10 @@ impl Fixture {
 }
 
 fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 const TEXT: &str = "# HELP reqs_total Requests.\n# TYPE reqs_total counter\n\
@@ -177,7 +180,10 @@ fn families_become_points_of_the_otlp_model() {
     assert_eq!(o.added, 13);
     assert_eq!(rows.len(), 6);
     let r = &rows[0];
-    assert_eq!((r.name.as_str(), r.ty, r.value), ("reqs_total", 2, Some(10.0)));
+    assert_eq!(
+        (r.name.as_str(), r.ty, r.value),
+        ("reqs_total", 2, Some(10.0))
+    );
     assert_eq!(r.attrs, attrs(&[("code", "200"), ("env", "prod")]));
     assert_eq!(r.time, 1_000_000_000);
     // honor-timestamps: the exposed timestamp wins.
@@ -193,7 +199,10 @@ fn families_become_points_of_the_otlp_model() {
     assert_eq!(s.quantiles, vec![(0.5, 0.2), (0.9, 0.7)]);
     assert_eq!((s.count, s.sum), (Some(30), Some(9.0)));
     // A scraped `job` clashes with the target's: exported_job.
-    assert_eq!(rows[5].attrs, attrs(&[("exported_job", "other"), ("env", "prod")]));
+    assert_eq!(
+        rows[5].attrs,
+        attrs(&[("exported_job", "other"), ("env", "prod")])
+    );
 }
 
 #[test]
@@ -233,19 +242,38 @@ fn stale_pass_marks_only_disappeared_series() {
     let mut prev = SeriesSet::default();
     let empty = SeriesSet::default();
     let _ = f
-        .run(prev_body, Format::Text, Pass::Live { current: &mut prev, previous: &empty })
+        .run(
+            prev_body,
+            Format::Text,
+            Pass::Live {
+                current: &mut prev,
+                previous: &empty,
+            },
+        )
         .unwrap();
     let mut cur = SeriesSet::default();
     let (o, _) = f
-        .run(now_body, Format::Text, Pass::Live { current: &mut cur, previous: &prev })
+        .run(
+            now_body,
+            Format::Text,
+            Pass::Live {
+                current: &mut cur,
+                previous: &prev,
+            },
+        )
         .unwrap();
     assert_eq!((o.seen_again, o.added), (1, 0));
-    let (_, stale) = f.run(prev_body, Format::Text, Pass::Stale { current: &cur }).unwrap();
+    let (_, stale) = f
+        .run(prev_body, Format::Text, Pass::Stale { current: &cur })
+        .unwrap();
     assert_eq!(stale.len(), 2, "{stale:?}");
     assert_eq!(stale[0].attrs, attrs(&[("x", "2"), ("env", "prod")]));
     assert_eq!(stale[0].flags, NO_RECORDED_VALUE);
     assert_eq!(stale[0].value.map(f64::to_bits), Some(STALE_NAN));
-    assert_eq!((stale[1].name.as_str(), stale[1].flags), ("h", NO_RECORDED_VALUE));
+    assert_eq!(
+        (stale[1].name.as_str(), stale[1].flags),
+        ("h", NO_RECORDED_VALUE)
+    );
 }
 
 #[test]
@@ -270,11 +298,25 @@ fn bad_bodies_are_refused_whole() {
     let mut cur = SeriesSet::default();
     let prev = SeriesSet::default();
     let err = f
-        .run("a 1\nb{ 2\n", Format::Text, Pass::Live { current: &mut cur, previous: &prev })
+        .run(
+            "a 1\nb{ 2\n",
+            Format::Text,
+            Pass::Live {
+                current: &mut cur,
+                previous: &prev,
+            },
+        )
         .unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
     let err = f
-        .run("# TYPE h histogram\nh_bucket 1\n", Format::Text, Pass::Live { current: &mut cur, previous: &prev })
+        .run(
+            "# TYPE h histogram\nh_bucket 1\n",
+            Format::Text,
+            Pass::Live {
+                current: &mut cur,
+                previous: &prev,
+            },
+        )
         .unwrap_err();
     assert!(err.to_string().contains("`le`"), "{err}");
 }
@@ -294,7 +336,16 @@ fn sample_limit_fails_the_scrape() {
         hasher: &f.hasher,
     };
     let _ = Arc::new(());
-    let err = ingest(&ing, "a 1\nb 2\n", Format::Text, Pass::Live { current: &mut cur, previous: &prev }, &mut b)
-        .unwrap_err();
+    let err = ingest(
+        &ing,
+        "a 1\nb 2\n",
+        Format::Text,
+        Pass::Live {
+            current: &mut cur,
+            previous: &prev,
+        },
+        &mut b,
+    )
+    .unwrap_err();
     assert!(matches!(err, IngestError::SampleLimit(1)));
 }

@@ -46,7 +46,10 @@ fn text_format_of_every_shape() {
     assert_eq!(s[0].0, "http_requests_total");
     assert_eq!(
         s[0].1,
-        vec![("method".into(), "post".into()), ("code".into(), "200".into())]
+        vec![
+            ("method".into(), "post".into()),
+            ("code".into(), "200".into())
+        ]
     );
     assert_eq!((s[0].2, s[0].3), (1027.0, Some(1395066363000)));
     assert_eq!(s[2].1[0].1, "C:\\DIR\\FILE.TXT");
