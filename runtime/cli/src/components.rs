@@ -22,6 +22,12 @@ pub fn registry() -> Registry {
             validate: weir_receivers::generate::validate,
         })
         .register(Component {
+            kind: NodeKind::Receiver,
+            type_name: "prometheus",
+            summary: "Scrapes Prometheus and OpenMetrics endpoints (static targets, target files, relabelling).",
+            validate: weir_receivers::prometheus::validate,
+        })
+        .register(Component {
             kind: NodeKind::Processor,
             type_name: "batch",
             summary: "Groups batches by item count, size and time.",
@@ -38,6 +44,18 @@ pub fn registry() -> Registry {
             type_name: "debug",
             summary: "A summary line per batch, or OTLP/JSON lines to a file.",
             validate: weir_exporters::debug::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
+            type_name: "remote-write",
+            summary: "Prometheus remote write 1.0 to Prometheus, Mimir, VictoriaMetrics.",
+            validate: weir_exporters::remote_write::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
+            type_name: "prometheus",
+            summary: "Serves the pipeline's metrics on /metrics for Prometheus to scrape.",
+            validate: weir_exporters::prometheus::validate,
         })
         .register(Component {
             kind: NodeKind::Exporter,

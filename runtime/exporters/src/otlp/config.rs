@@ -163,7 +163,7 @@ pub(crate) fn read(r: &mut NodeReader<'_>) -> OtlpExporterConfig {
     c
 }
 
-fn check_endpoint(s: &str) -> Result<(), String> {
+pub(crate) fn check_endpoint(s: &str) -> Result<(), String> {
     let uri: http::Uri = s.parse().map_err(|e| format!("not a URL: {e}"))?;
     match uri.scheme_str() {
         Some("http") => {}
@@ -181,7 +181,7 @@ fn check_endpoint(s: &str) -> Result<(), String> {
 }
 
 /// Reads `headers { "name" "value" ... }`: every child is a header.
-fn read_headers(r: &mut NodeReader<'_>) -> HeaderMap {
+pub(crate) fn read_headers(r: &mut NodeReader<'_>) -> HeaderMap {
     let mut out = HeaderMap::new();
     let Some(doc) = r.node().children() else {
         return out;
@@ -218,7 +218,7 @@ fn read_headers(r: &mut NodeReader<'_>) -> HeaderMap {
 }
 
 /// Reads `retry { initial "100ms" max "5s" max-elapsed "60s" }`.
-fn read_retry(r: &mut NodeReader<'_>) -> RetryConfig {
+pub(crate) fn read_retry(r: &mut NodeReader<'_>) -> RetryConfig {
     let mut c = RetryConfig::default();
     if let Some(d) = r.duration("initial") {
         c.initial = d;
