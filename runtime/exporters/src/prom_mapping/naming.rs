@@ -91,7 +91,7 @@ pub fn unit_suffix(unit: &str) -> String {
         None => (clean, None),
     };
     let mut out = String::new();
-    if !main.is_empty() {
+    if !main.is_empty() && main != "1" {
         out.push_str(
             &unit_word(main).map_or_else(|| sanitize_metric(main).into_owned(), str::to_string),
         );
