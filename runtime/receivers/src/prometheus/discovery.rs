@@ -281,3 +281,103 @@ fn percent_encode(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::prometheus::relabel::{Action, RelabelRule};
+
+    fn job() -> JobConfig {
+        JobConfig {
+            name: "node".into(),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+            metrics_path: "/metrics".into(),
+            scheme: "http".into(),
+            params: vec![("module".into(), "http 2xx".into())],
+            honor_labels: false,
+            honor_timestamps: true,
+            auth: None,
+            body_size_limit: 1 << 20,
+            sample_limit: 0,
+            static_groups: vec![TargetGroup {
+                targets: vec!["a:9100".into(), "b:9100".into()],
+                labels: vec![("env".into(), "prod".into())],
+            }],
+            file_sd: Vec::new(),
+            file_sd_refresh: Duration::from_secs(30),
+            relabel: Vec::new(),
+            metric_relabel: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn static_targets_get_urls_labels_and_params() {
+        let t = targets(&job(), &FileTargets::default());
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].url, "http://a:9100/metrics?module=http%202xx");
+        assert_eq!(t[0].labels.job, "node");
+        assert_eq!(t[0].labels.instance, "a:9100");
+        assert_eq!(t[0].labels.extra, vec![("env".to_string(), "prod".to_string())]);
+    }
+
+    #[test]
+    fn relabelling_sets_instance_and_drops_targets() {
+        let mut j = job();
+        let mut inst = RelabelRule::new(Action::Replace, "(.*):9100").unwrap();
+        inst.source_labels = vec!["__address__".into()];
+        inst.target_label = "instance".into();
+        let mut drop = RelabelRule::new(Action::Drop, "b:.*").unwrap();
+        drop.source_labels = vec!["__address__".into()];
+        let mut path = RelabelRule::new(Action::Replace, ".*").unwrap();
+        path.target_label = "__metrics_path__".into();
+        path.replacement = "/probe".into();
+        j.relabel = vec![inst, drop, path];
+        let t = targets(&j, &FileTargets::default());
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].labels.instance, "a");
+        assert_eq!(t[0].url, "http://a:9100/probe?module=http%202xx");
+    }
+
+    #[test]
+    fn target_files_in_json_and_yaml_with_wildcards() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.json"),
+            r#"[{"targets": ["x:1"], "labels": {"team": "a"}}]"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.yaml"),
+            "- targets: ['y:2', 'z:3']\n  labels:\n    team: b\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("c.txt"), "not targets").unwrap();
+        let mut files = FileTargets::default();
+        let entries = vec!["*.json".to_string(), "b.yaml".to_string()];
+        assert!(files.refresh("n", dir.path(), &entries));
+        assert!(!files.refresh("n", dir.path(), &entries), "nothing changed");
+        let mut j = job();
+        j.static_groups.clear();
+        let t = targets(&j, &files);
+        let addrs: Vec<&str> = t.iter().map(|t| t.address.as_str()).collect();
+        assert_eq!(addrs, vec!["x:1", "y:2", "z:3"]);
+        assert_eq!(t[1].labels.extra, vec![("team".to_string(), "b".to_string())]);
+        // A broken file keeps its previous targets.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("b.yaml"), "- targets: [unclosed\n").unwrap();
+        let _ = files.refresh("n", dir.path(), &entries);
+        assert_eq!(targets(&j, &files).len(), 3);
+        assert!(parse_target_file(Path::new("x.json"), "{").is_err());
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*.json", "a.json"));
+        assert!(wildcard_match("t-*-x.yml", "t-1-x.yml"));
+        assert!(!wildcard_match("*.json", "a.yaml"));
+        assert!(wildcard_match("exact", "exact"));
+    }
+}
