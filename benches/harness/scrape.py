@@ -143,6 +143,14 @@ def target_addrs(opts: Options) -> list[str]:
     return [f"127.0.0.1:{opts.base_port + i}" for i in range(opts.targets)]
 
 
+def vmagent_version() -> str:
+    """The installed victoria-metrics package version (Debian's vmagent
+    prints no version of its own)."""
+    done = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "victoria-metrics"],
+                          capture_output=True, text=True, timeout=30)
+    return done.stdout.strip() or "unknown"
+
+
 def vmagent_argv(opts: Options) -> list[str]:
     vmagent = shutil.which("vmagent")
     if vmagent is None:
@@ -286,7 +294,7 @@ def main() -> int:
             try:
                 if system == "vmagent":
                     argv = vmagent_argv(opts)
-                    vm_version = subprocess.run([argv[0], "-version"], capture_output=True, text=True, timeout=30).stdout.strip()
+                    vm_version = vmagent_version()
                     results.append(measure("vmagent", argv, VMAGENT_HTTP, f"vmagent {vm_version}, defaults", opts, procs))
                 elif system == "weir":
                     note = f"remote-write shards {opts.weir_shards}, max-samples-per-send {opts.weir_max_samples}, threads 1"

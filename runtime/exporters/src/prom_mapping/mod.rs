@@ -345,6 +345,10 @@ fn resources(
     Ok((out, index))
 }
 
+/// What a metric's Prometheus name depends on: the dictionary keys of its
+/// name and unit (when dictionary-encoded) and its kind.
+type NameKey = (Option<u32>, Option<u32>, Kind);
+
 /// Sorts labels by name and joins the values of duplicates with `;`.
 fn merge_sorted(labels: &mut Vec<(String, String)>) {
     labels.sort_by(|a, b| a.0.cmp(&b.0));
@@ -443,8 +447,8 @@ pub fn convert(
         .and_then(|c| c.as_any().downcast_ref::<StructArray>());
 
     let mut stats = Stats::default();
-    let mut name_cache: HashMap<(Option<u32>, Option<u32>, Kind, String), Rc<str>> = HashMap::new();
-    let mut last_name: Option<((Option<u32>, Option<u32>, Kind), Rc<str>)> = None;
+    let mut name_cache: HashMap<(NameKey, String), Rc<str>> = HashMap::new();
+    let mut last_name: Option<(NameKey, Rc<str>)> = None;
     let mut base: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::with_capacity(16);
     let mut labels_store: Vec<(&'static str, &'static str)> = Vec::with_capacity(18);
     let mut le_cache: HashMap<u64, String> = HashMap::new();
@@ -802,4 +806,5 @@ fn fill<'x>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests;

@@ -224,7 +224,7 @@ fn every_kind_maps_per_the_spec() {
         Some("pod-1")
     );
     assert_eq!(info[0].0.get("job").map(String::as_str), Some("prod/shop"));
-    assert!(info[0].0.get("service_name").is_none());
+    assert!(!info[0].0.contains_key("service_name"));
 }
 
 #[test]

@@ -198,4 +198,5 @@ impl Exporter for PrometheusExporter {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests;

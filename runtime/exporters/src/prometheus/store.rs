@@ -177,6 +177,7 @@ impl SeriesSink for Store {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

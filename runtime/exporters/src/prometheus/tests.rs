@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use weir_engine::Message;
 use weir_engine::channel::Input;
 use weir_engine::metrics::NodeMetrics;
-use weir_engine::node::{Exporter as _, ExporterContext};
+use weir_engine::node::ExporterContext;
 use weir_engine::registry::{BuildContext, Builder as _, Built};
 use weir_pdata::build::{MetricHeader, MetricTablesBuilder};
 use weir_pdata::schema::MetricType;

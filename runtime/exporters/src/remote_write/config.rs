@@ -198,6 +198,7 @@ impl Builder for RemoteWriteConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     #[test]
     fn base64_pads() {

@@ -23,6 +23,7 @@ mod config;
 mod exporter;
 pub mod proto;
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests;
 
 pub use config::{RemoteWriteConfig, read, validate};

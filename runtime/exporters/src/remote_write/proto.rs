@@ -171,13 +171,15 @@ impl WriteRequestEncoder {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
     use prost::Message as _;
 
     #[test]
     fn encoder_writes_what_prost_writes() {
-        let cases: Vec<(Vec<(&str, &str)>, f64, i64)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, f64, i64);
+        let cases: Vec<Case<'_>> = vec![
             (
                 vec![("__name__", "up"), ("job", "a")],
                 1.0,

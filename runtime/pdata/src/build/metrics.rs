@@ -176,7 +176,7 @@ impl Exemplars {
             return Ok(new_null_array(&schema::list_of(item), self.rows));
         }
         let n = self.time.len();
-        let attrs = self.attrs.unwrap_or_else(StrAttrs::new).finish(None)?;
+        let attrs = self.attrs.unwrap_or_default().finish(None)?;
         let mut span_id = self
             .span_id
             .unwrap_or_else(|| FixedSizeBinaryBuilder::new(8));
@@ -627,6 +627,7 @@ fn empty_maps(n: usize) -> Result<ArrayRef, PdataError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
     use crate::Signal;

@@ -283,6 +283,7 @@ fn percent_encode(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use std::time::Duration;
 
@@ -320,7 +321,10 @@ mod tests {
         assert_eq!(t[0].url, "http://a:9100/metrics?module=http%202xx");
         assert_eq!(t[0].labels.job, "node");
         assert_eq!(t[0].labels.instance, "a:9100");
-        assert_eq!(t[0].labels.extra, vec![("env".to_string(), "prod".to_string())]);
+        assert_eq!(
+            t[0].labels.extra,
+            vec![("env".to_string(), "prod".to_string())]
+        );
     }
 
     #[test]
@@ -364,7 +368,10 @@ mod tests {
         let t = targets(&j, &files);
         let addrs: Vec<&str> = t.iter().map(|t| t.address.as_str()).collect();
         assert_eq!(addrs, vec!["x:1", "y:2", "z:3"]);
-        assert_eq!(t[1].labels.extra, vec![("team".to_string(), "b".to_string())]);
+        assert_eq!(
+            t[1].labels.extra,
+            vec![("team".to_string(), "b".to_string())]
+        );
         // A broken file keeps its previous targets.
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(dir.path().join("b.yaml"), "- targets: [unclosed\n").unwrap();

@@ -148,6 +148,9 @@ pub struct Ingest<'t> {
 /// A label of a point: borrowed from the body or the target, or owned.
 type Attr<'x> = (Cow<'x, str>, Cow<'x, str>);
 
+/// Owned labels of a point.
+type OwnedLabels = Vec<(String, String)>;
+
 /// One histogram or summary point being assembled.
 struct Group {
     attrs: Vec<(String, String)>,
@@ -156,7 +159,7 @@ struct Group {
     sum: Option<f64>,
     count: Option<f64>,
     time_ms: i64,
-    exemplars: Vec<(Vec<(String, String)>, f64, Option<i64>)>,
+    exemplars: Vec<(OwnedLabels, f64, Option<i64>)>,
     /// Stale pass: some line of the group is still exposed.
     live: bool,
     /// Stale pass: some line of the group disappeared.
@@ -172,7 +175,7 @@ struct Family<'a> {
     /// The metric (name) number points are currently appended to.
     open_metric: Option<Cow<'a, str>>,
     groups: Vec<Group>,
-    created: Vec<(Vec<(String, String)>, f64, i64)>,
+    created: Vec<(OwnedLabels, f64, i64)>,
 }
 
 impl<'a> Family<'a> {
@@ -218,7 +221,7 @@ impl<'a> Family<'a> {
             },
             MetricKind::Info => (suffix? == "_info").then_some(Role::Number),
             MetricKind::Gauge | MetricKind::StateSet | MetricKind::Unknown => {
-                (suffix? == "").then_some(Role::Number)
+                suffix?.is_empty().then_some(Role::Number)
             }
         }
     }
@@ -514,6 +517,10 @@ fn header<'h>(f: &'h Family<'_>, name: &'h str, scope_id: u32, ty: MetricType) -
     }
 }
 
+#[allow(
+    clippy::ptr_arg,
+    reason = "a borrowed Cow is kept without copying the name"
+)]
 fn open_number_metric<'a>(
     f: &mut Family<'a>,
     name: &Cow<'a, str>,
@@ -734,4 +741,5 @@ fn to_count(v: f64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests;

@@ -23,6 +23,7 @@ pub mod relabel;
 mod scrape;
 mod target;
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests;
 
 pub use config::{PrometheusConfig, validate};

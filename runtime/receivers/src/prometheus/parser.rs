@@ -636,4 +636,5 @@ fn unescape_help(raw: &str, format: Format) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests;

@@ -171,6 +171,7 @@ pub fn apply(rules: &[RelabelRule], labels: &mut Labels) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -212,13 +213,13 @@ mod tests {
     fn keep_and_drop_are_anchored() {
         let keep = rule(Action::Keep, &["__name__"], "http_.*");
         assert!(apply(
-            &[keep.clone()],
+            std::slice::from_ref(&keep),
             &mut labels(&[("__name__", "http_requests")])
         ));
         assert!(!apply(&[keep], &mut labels(&[("__name__", "go_http_x")])));
         let drop = rule(Action::Drop, &["a", "b"], "1;2");
         assert!(!apply(
-            &[drop.clone()],
+            std::slice::from_ref(&drop),
             &mut labels(&[("a", "1"), ("b", "2")])
         ));
         assert!(apply(&[drop], &mut labels(&[("a", "1"), ("b", "22")])));

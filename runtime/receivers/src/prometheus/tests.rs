@@ -27,12 +27,12 @@ const GOOD: &str = "# TYPE app_requests_total counter\napp_requests_total{code=\
 async fn server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let _ = tokio::spawn(async move {
+    drop(tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
-            let _ = tokio::spawn(async move {
+            drop(tokio::spawn(async move {
                 let mut buf = vec![0u8; 4096];
                 let mut got = Vec::new();
                 loop {
@@ -85,9 +85,9 @@ async fn server() -> SocketAddr {
                         let _ = sock.write_all(resp.as_bytes()).await;
                     }
                 }
-            });
+            }));
         }
-    });
+    }));
     addr
 }
 
@@ -246,7 +246,7 @@ async fn bad_targets_are_down_and_the_good_one_keeps_being_scraped() {
     // The target's own labels are on every point.
     assert!(
         got.iter()
-            .filter(|p| p.0 == "app_temp" && p.4.get("env").is_some())
+            .filter(|p| p.0 == "app_temp" && p.4.contains_key("env"))
             .count()
             >= 2
     );

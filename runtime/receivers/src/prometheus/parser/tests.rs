@@ -10,7 +10,9 @@ fn all(body: &str, format: Format) -> Result<Vec<(Entry<'_>, Vec<Label<'_>>)>, P
     Ok(out)
 }
 
-fn samples(body: &str, format: Format) -> Vec<(String, Vec<(String, String)>, f64, Option<i64>)> {
+type Flat = Vec<(String, Vec<(String, String)>, f64, Option<i64>)>;
+
+fn samples(body: &str, format: Format) -> Flat {
     all(body, format)
         .unwrap()
         .into_iter()
