@@ -453,6 +453,7 @@ pub fn convert(
     let mut labels_store: Vec<(&'static str, &'static str)> = Vec::with_capacity(18);
     let mut le_cache: HashMap<u64, String> = HashMap::new();
     let mut exp_bounds: Vec<(f64, u64)> = Vec::new();
+    let mut last_scope: Option<(u32, Option<usize>)> = None;
     for i in 0..m.num_rows() {
         let Some(attrs) = &attrs else { break };
         let Some(range) = attrs.range(i) else {
@@ -495,9 +496,7 @@ pub fn convert(
                 let raw = names.get(i);
                 let unit = units.get(i);
                 let key = (
-                    cache_key.0,
-                    cache_key.1,
-                    kind,
+                    cache_key,
                     if cache_key.0.is_some() {
                         String::new()
                     } else {
@@ -519,7 +518,15 @@ pub fn convert(
             kind,
             help: helps.get(i),
         };
-        let r = scope_to_res.get(&scope_id.value(i)).copied();
+        let sid = scope_id.value(i);
+        let r = match last_scope {
+            Some((s, r)) if s == sid => r,
+            _ => {
+                let r = scope_to_res.get(&sid).copied();
+                last_scope = Some((sid, r));
+                r
+            }
+        };
         base.clear();
         let (mut has_job, mut has_instance) = (false, false);
         for j in range {
