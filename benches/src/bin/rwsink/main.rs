@@ -103,7 +103,7 @@ fn main() -> std::process::ExitCode {
         let handler = Arc::new(move |req: http1::Request| {
             let t = t.clone();
             async move {
-                if req.method == "GET" {
+                if req.method == "GET" && req.path == "/" {
                     let json = format!(
                         "{{\"requests\": {}, \"samples\": {}, \"series\": {}, \"bad\": {}}}",
                         t.requests.load(Ordering::Relaxed),

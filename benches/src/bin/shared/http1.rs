@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 const MAX_REQUEST: usize = 64 << 20;
 
 /// One parsed request.
+#[allow(dead_code, reason = "each binary reads the fields it needs")]
 pub struct Request {
     /// `GET`, `POST`, ...
     pub method: String,
