@@ -9,13 +9,16 @@
 //!   sends every kind of telemetry and records the exact bytes it sent;
 //! - [`otlp`]: flattening requests into `(resource, scope, item)` triples and
 //!   comparing sent with received, field by field;
-//! - [`raw`]: malformed requests (arbitrary gRPC bytes, gzip bombs).
+//! - [`raw`]: malformed requests (arbitrary gRPC bytes, gzip bombs);
+//! - [`prometheus`]: a real Prometheus server and a real `prometheus_client`
+//!   application.
 //!
 //! Everything listens on 127.0.0.1 and every wait has a timeout. The tests
 //! themselves are in `tests/tests/`; `scripts/test` runs them all.
 
 pub mod otlp;
 pub mod process;
+pub mod prometheus;
 pub mod python;
 pub mod raw;
 pub mod sink;

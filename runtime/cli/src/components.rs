@@ -28,6 +28,12 @@ pub fn registry() -> Registry {
             validate: weir_receivers::generate::validate,
         })
         .register(Component {
+            kind: NodeKind::Receiver,
+            type_name: "prometheus",
+            summary: "Scrapes Prometheus and OpenMetrics endpoints (static targets, target files, relabelling).",
+            validate: weir_receivers::prometheus::validate,
+        })
+        .register(Component {
             kind: NodeKind::Processor,
             type_name: "batch",
             summary: "Groups batches by item count, size and time.",
@@ -62,6 +68,18 @@ pub fn registry() -> Registry {
             type_name: "pyroscope",
             summary: "CPU profiles to Grafana Pyroscope's ingest API as pprof.",
             validate: weir_exporters::pyroscope::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
+            type_name: "remote-write",
+            summary: "Prometheus remote write 1.0 to Prometheus, Mimir, VictoriaMetrics.",
+            validate: weir_exporters::remote_write::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
+            type_name: "prometheus",
+            summary: "Serves the pipeline's metrics on /metrics for Prometheus to scrape.",
+            validate: weir_exporters::prometheus::validate,
         })
         .register(Component {
             kind: NodeKind::Exporter,

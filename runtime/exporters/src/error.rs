@@ -20,6 +20,16 @@ pub enum ExportError {
         /// How long the backend asked to wait (`Retry-After`).
         retry_after: Option<Duration>,
     },
+    /// A Prometheus remote-write endpoint answered with an error status.
+    #[error("the remote-write endpoint answered HTTP {status}: {message}")]
+    RemoteWriteStatus {
+        /// The status code.
+        status: http::StatusCode,
+        /// The first bytes of the body.
+        message: String,
+        /// How long the endpoint asked to wait (`Retry-After`).
+        retry_after: Option<Duration>,
+    },
     /// An HTTP request could not be sent or its answer could not be read
     /// (connection refused, reset, timed out).
     #[error("HTTP request to {url} failed: {source}")]
@@ -116,6 +126,11 @@ impl ExportError {
                     || source.is_body()
             }
             ExportError::Timeout(_) => true,
+            // Prometheus' own rule for remote write: 5xx and 429 may pass
+            // later, other 4xx never will.
+            ExportError::RemoteWriteStatus { status, .. } => {
+                status.is_server_error() || status.as_u16() == 429
+            }
             _ => false,
         }
     }
@@ -123,7 +138,8 @@ impl ExportError {
     /// How long the backend asked to wait before retrying, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ExportError::HttpStatus { retry_after, .. } => *retry_after,
+            ExportError::HttpStatus { retry_after, .. }
+            | ExportError::RemoteWriteStatus { retry_after, .. } => *retry_after,
             _ => None,
         }
     }

@@ -8,6 +8,11 @@
 //!   the request bytes as they arrived, with retries and backoff.
 //! - [`debug`]: logs a line per batch, or writes every request as OTLP/JSON.
 //! - [`pyroscope`]: pushes profiles to Grafana Pyroscope as pprof.
+//! - [`remote_write`]: Prometheus remote write 1.0 (protobuf + snappy),
+//!   sharded, with retries; [`prom_mapping`] is the OTLP -> Prometheus
+//!   mapping it shares with the pull exporter.
+//! - [`prometheus`]: a pull `/metrics` endpoint serving the pipeline's
+//!   metrics.
 //! - [`parquet`]: the embedded store, Parquet files per table and hour that
 //!   `weir query` reads (see `docs/store.md`).
 
@@ -15,7 +20,10 @@ pub mod debug;
 pub mod error;
 pub mod otlp;
 pub mod parquet;
+pub mod prom_mapping;
+pub mod prometheus;
 pub mod pyroscope;
+pub mod remote_write;
 
 pub use error::ExportError;
 

@@ -15,6 +15,7 @@
 //!
 //! No tokio, no wasmtime: this crate is pure data.
 
+pub mod build;
 pub mod error;
 pub mod otlp;
 pub mod profiles;

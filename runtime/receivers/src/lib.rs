@@ -15,3 +15,4 @@
 pub mod ebpf;
 pub mod generate;
 pub mod otlp;
+pub mod prometheus;

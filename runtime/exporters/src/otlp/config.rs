@@ -163,7 +163,7 @@ pub(crate) fn read(r: &mut NodeReader<'_>) -> OtlpExporterConfig {
     c
 }
 
-fn check_endpoint(s: &str) -> Result<(), String> {
+pub(crate) fn check_endpoint(s: &str) -> Result<(), String> {
     let uri: http::Uri = s.parse().map_err(|e| format!("not a URL: {e}"))?;
     match uri.scheme_str() {
         Some("http") => {}

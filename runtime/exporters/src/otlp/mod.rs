@@ -21,11 +21,11 @@
 //! full jitter; permanent ones (gRPC `INVALID_ARGUMENT`, HTTP 400, ...) fail
 //! the batch at once. A partial success is logged with the rejected count.
 
-mod config;
+pub(crate) mod config;
 mod exporter;
 mod grpc_client;
 mod http_client;
-mod retry;
+pub(crate) mod retry;
 #[cfg(test)]
 mod tests;
 
