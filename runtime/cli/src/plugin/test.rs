@@ -9,12 +9,11 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use serde_json::Value;
 use weir_pdata::{Batch, Signal};
-use weir_wasm::telemetry::PluginTelemetry;
-use weir_wasm::{Limits, Plugin, PluginEngine, PluginSource};
+use weir_plugin_test::Harness;
+use weir_wasm::PluginSource;
 
 use crate::cli::PluginTestArgs;
 
@@ -69,36 +68,19 @@ pub fn run(a: &PluginTestArgs) -> Result<ExitCode, String> {
     };
     let bytes = weir_wasm::processor::node::load_bytes(&source, Path::new("."))
         .map_err(|e| e.to_string())?;
-    let engine = PluginEngine::shared().map_err(|e| e.to_string())?;
-    let plugin = Plugin::new(engine, &a.plugin, &bytes).map_err(|e| e.to_string())?;
-    let telemetry = Arc::new(PluginTelemetry::default());
-    let mut limits = Limits::default();
-    limits.memory = limits.memory.max(256 << 20);
-    limits.timeout = limits.timeout.max(std::time::Duration::from_secs(5));
-    let mut instance = plugin
-        .instantiate("test", limits, telemetry.clone(), &config)
-        .map_err(|e| format!("the plugin refused to start: {e}"))?;
-    let processed = instance
-        .process(&batch)
-        .map_err(|e| format!("the plugin failed on the batch: {e}"))?;
-
-    let out_bytes = processed
-        .batch
-        .otlp_bytes()
-        .map_err(|e| format!("the plugin's output does not encode: {e}"))?;
-    let out = weir_pdata::otlp::protobuf_to_json(signal, &out_bytes)
-        .map_err(|e| format!("the plugin's output: {e}"))?;
-    println!("{}", pretty(&out));
-    if !processed.metrics.is_empty() {
-        let metrics = weir_wasm::host::emit::to_batch("test", &a.plugin, processed.metrics)
-            .and_then(|b| b.otlp_bytes())
-            .and_then(|b| weir_pdata::otlp::protobuf_to_json(Signal::Metrics, &b))
-            .map_err(|e| format!("the plugin's metric points: {e}"))?;
-        eprintln!("metric points emitted:\n{}", pretty(&metrics));
+    let mut harness = Harness::from_bytes(&a.plugin, &bytes).map_err(|e| e.to_string())?;
+    for (k, v) in &config {
+        harness = harness.config(k, v);
     }
-    let own = telemetry.render_plain();
-    if !own.is_empty() {
-        eprintln!("plugin metrics:\n{own}");
+    let mut runner = harness.instantiate().map_err(|e| e.to_string())?;
+    let processed = runner.process(&batch).map_err(|e| e.to_string())?;
+    let out = serde_json::to_string(&processed.json).map_err(|e| e.to_string())?;
+    println!("{}", pretty(&out));
+    if let Some(metrics) = &processed.metrics {
+        eprintln!("metric points emitted:\n{}", pretty(&metrics.to_string()));
+    }
+    if !processed.plugin_metrics.is_empty() {
+        eprintln!("plugin metrics:\n{}", processed.plugin_metrics);
     }
 
     let Some(expect) = &a.expect else {
