@@ -190,6 +190,11 @@ exporter "prom" type="remote-write" { from "slo"; endpoint "http://127.0.0.1:909
 slo "a" {
     service "a"
     objective 100
+    sli "availability" { spans "otlp"; }
+}
+slo "b" {
+    service "b"
+    objective 99
     sli "availability" { spans "otpl"; }
 }
 "#;
@@ -203,7 +208,7 @@ slo "a" {
         assert!(err.contains("bad.kdl:5:15"), "{err}");
         assert!(err.contains("weir::config::unknown_source"), "{err}");
         assert!(err.contains("did you mean \"otlp\"?"), "{err}");
-        assert!(err.contains("bad.kdl:6:32"), "{err}");
+        assert!(err.contains("bad.kdl:11:32"), "{err}");
     }
 }
 
@@ -211,6 +216,7 @@ fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.to_string(),
         value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
     }
 }
 
@@ -407,14 +413,9 @@ exporter "prom" type="remote-write" {{
             ("query-latency".into(), "page".into(), "20s".into()),
         ]
     );
-    // And it stays so: a few more evaluations change nothing, and the
-    // conditions that must not fire never did (ALERTS keeps pending ones
-    // too).
+    // A few more evaluations later, still only those two conditions were
+    // ever pending or firing over the whole run (ALERTS keeps both states).
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let all = prom.query("ALERTS{alertname=\"SLOErrorBudgetBurn\"}").await;
-    assert_eq!(all.len(), 2, "{all:?}");
-    // Over the whole run, only those two conditions were ever pending or
-    // firing.
     let ever = prom
         .query("count by (slo, severity) (count_over_time(ALERTS{alertname=\"SLOErrorBudgetBurn\"}[5m]))")
         .await;

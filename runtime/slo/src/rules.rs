@@ -206,6 +206,7 @@ pub fn group(slo: &Slo) -> RuleGroup {
     let what = slo
         .description
         .clone()
+        .map(|d| d.trim_end_matches('.').to_string())
         .unwrap_or_else(|| format!("{} of {}", slo.sli.kind.as_str(), slo.service));
     for (severity, w) in slo.alerting.all() {
         let (long, short) = (prometheus_duration(w.long), prometheus_duration(w.short));
