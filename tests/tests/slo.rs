@@ -137,7 +137,10 @@ fn promtool_accepts_the_generated_rules_and_the_dashboard_reads_them() {
 
     let records = recorded(&rules);
     assert_eq!(records.len(), windows * 3 + 5 * 4);
-    let text = weir_ok(dir.path(), &["slo", "dashboard", "slos.kdl", "--title", "Query"]);
+    let text = weir_ok(
+        dir.path(),
+        &["slo", "dashboard", "slos.kdl", "--title", "Query"],
+    );
     let dashboard: serde_json::Value = serde_json::from_str(&text).expect("dashboard JSON");
     assert_eq!(dashboard["title"], "Query");
     let panels = dashboard["panels"].as_array().expect("panels");
@@ -199,7 +202,10 @@ slo "b" {
 }
 "#;
     std::fs::write(dir.path().join("bad.kdl"), text).expect("write");
-    for args in [&["validate", "bad.kdl"][..], &["slo", "rules", "bad.kdl"][..]] {
+    for args in [
+        &["validate", "bad.kdl"][..],
+        &["slo", "rules", "bad.kdl"][..],
+    ] {
         let out = weir_output(dir.path(), args);
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
@@ -353,7 +359,10 @@ exporter "prom" type="remote-write" {{
             .expect("connect to weir");
         let mut client = TraceServiceClient::new(channel);
         for round in 0.. {
-            client.export(request(round)).await.expect("weir accepts the spans");
+            client
+                .export(request(round))
+                .await
+                .expect("weir accepts the spans");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
@@ -365,7 +374,8 @@ exporter "prom" type="remote-write" {{
         .wait_for("weir_sli_events_total", WAIT, |r| r.len() == 4)
         .await;
     assert!(
-        raw.iter().all(|(l, _)| l.get("service").map(String::as_str) == Some("query")),
+        raw.iter()
+            .all(|(l, _)| l.get("service").map(String::as_str) == Some("query")),
         "{raw:?}"
     );
     for (slo, sli, burn_page, burn_ticket, budget) in [
@@ -378,12 +388,19 @@ exporter "prom" type="remote-write" {{
         let _ = prom
             .wait_for(&q("slo:sli:ratio_rate1m", slo), WAIT, |r| near(r, sli))
             .await;
-        let burn = (1.0 - sli) / if slo == "query-availability" { 0.01 } else { 0.05 };
+        let burn = (1.0 - sli)
+            / if slo == "query-availability" {
+                0.01
+            } else {
+                0.05
+            };
         for w in ["10s", burn_page, burn_ticket, "1m"] {
             let _ = prom
-                .wait_for(&q(&format!("slo:burn_rate:ratio_rate{w}"), slo), WAIT, |r| {
-                    near(r, burn)
-                })
+                .wait_for(
+                    &q(&format!("slo:burn_rate:ratio_rate{w}"), slo),
+                    WAIT,
+                    |r| near(r, burn),
+                )
                 .await;
         }
         let _ = prom
@@ -395,9 +412,7 @@ exporter "prom" type="remote-write" {{
     // The alerts the burn rates imply: availability tickets (10 > 6, not
     // 14.4), latency pages (2 > 1.5, not 3).
     let firing = "ALERTS{alertname=\"SLOErrorBudgetBurn\",alertstate=\"firing\"}";
-    let alerts = prom
-        .wait_for(firing, WAIT, |r| r.len() == 2)
-        .await;
+    let alerts = prom.wait_for(firing, WAIT, |r| r.len() == 2).await;
     let mut got: Vec<(String, String, String)> = alerts
         .iter()
         .map(|(l, _)| {

@@ -86,10 +86,17 @@ fn print_slo_wiring(p: &weir_config::Pipeline) {
     if p.slos.is_empty() {
         return;
     }
-    println!("  {} SLO{}", p.slos.len(), if p.slos.len() == 1 { "" } else { "s" });
+    println!(
+        "  {} SLO{}",
+        p.slos.len(),
+        if p.slos.len() == 1 { "" } else { "s" }
+    );
     for n in p.sli_nodes() {
         let from: Vec<&str> = n.from.iter().map(|f| f.value.as_str()).collect();
-        let readers: Vec<&str> = p.consumers(&n.id.value).map(|c| c.id.value.as_str()).collect();
+        let readers: Vec<&str> = p
+            .consumers(&n.id.value)
+            .map(|c| c.id.value.as_str())
+            .collect();
         println!(
             "  processor {:?} (builtin:sli, generated) reads {} and feeds {}",
             n.id.value,
@@ -97,7 +104,9 @@ fn print_slo_wiring(p: &weir_config::Pipeline) {
             readers.join(", ")
         );
     }
-    println!("  (`weir slo wiring FILE` prints the generated nodes; `weir slo rules FILE` the Prometheus rules)");
+    println!(
+        "  (`weir slo wiring FILE` prints the generated nodes; `weir slo rules FILE` the Prometheus rules)"
+    );
 }
 
 /// `weir components`

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use weir_config::{ErrorCode, Pipeline};
 use weir_config::slo::Slo;
+use weir_config::{ErrorCode, Pipeline};
 
 use crate::cli::SloCommand;
 use crate::components::registry;

@@ -202,6 +202,7 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
     let mut nodes: Vec<NodeDecl> = Vec::new();
     let mut seen_settings = false;
     let mut slos: Vec<Slo> = Vec::new();
+    let mut invalid_slo_sources = Vec::new();
     for node in doc.nodes() {
         let word = node.name().value();
         let kind = match word {
@@ -209,19 +210,21 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
             "processor" => NodeKind::Processor,
             "exporter" => NodeKind::Exporter,
             "slo" => {
-                if let Some(slo) = crate::slo::read(node, &mut errors) {
-                    if slos.iter().any(|s| s.name.value == slo.name.value) {
-                        errors.push(
-                            ConfigError::new(
-                                ErrorCode::Duplicate,
-                                format!("two SLOs are called {:?}", slo.name.value),
-                            )
-                            .at(slo.name.span, "this name is taken")
-                            .help("SLO names must be unique: they are the `slo` label of their series"),
-                        );
-                    } else {
-                        slos.push(slo);
-                    }
+                let Some(slo) = crate::slo::read(node, &mut errors) else {
+                    invalid_slo_sources.extend(crate::slo::stream_source(node));
+                    continue;
+                };
+                if slos.iter().any(|s| s.name.value == slo.name.value) {
+                    errors.push(
+                        ConfigError::new(
+                            ErrorCode::Duplicate,
+                            format!("two SLOs are called {:?}", slo.name.value),
+                        )
+                        .at(slo.name.span, "this name is taken")
+                        .help("SLO names must be unique: they are the `slo` label of their series"),
+                    );
+                } else {
+                    slos.push(slo);
                 }
                 continue;
             }
@@ -247,9 +250,9 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
                         .at(node.name().span(), "not a pipeline node");
                 err = match suggestion {
                     Some(s) => err.help(format!("did you mean `{s}`?")),
-                    None => {
-                        err.help("top-level nodes are receiver, processor, exporter, slo and settings")
-                    }
+                    None => err.help(
+                        "top-level nodes are receiver, processor, exporter, slo and settings",
+                    ),
                 };
                 errors.push(err);
                 continue;
@@ -274,7 +277,13 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
         }
     }
 
-    let generated = add_sli_nodes(&mut nodes, &slos, settings.sli_interval, &mut errors);
+    let generated = add_sli_nodes(
+        &mut nodes,
+        &slos,
+        &invalid_slo_sources,
+        settings.sli_interval,
+        &mut errors,
+    );
     check_graph(&nodes, &mut errors);
 
     Ok((
@@ -295,10 +304,11 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
 fn add_sli_nodes(
     nodes: &mut Vec<NodeDecl>,
     slos: &[Slo],
+    invalid: &[Spanned<String>],
     interval: Duration,
     errors: &mut Vec<ConfigError>,
 ) -> usize {
-    let generated = crate::slo::wiring(slos, interval);
+    let generated = crate::slo::wiring(slos, invalid, interval);
     for g in &generated {
         if let Some(taken) = nodes.iter().find(|n| n.id.value == g.id.value) {
             errors.push(

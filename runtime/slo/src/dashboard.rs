@@ -80,7 +80,12 @@ fn timeseries(id: u32, title: &str, pos: Value, targets: Vec<Value>, unit: &str)
 fn slo_panels(slo: &Slo, ids: &mut Ids, y: u32) -> Vec<Value> {
     let window = prometheus_duration(slo.window);
     let objective = slo.objective;
-    let mut title = format!("{} ({}, {})", slo.name.value, slo.service, slo.sli.kind.as_str());
+    let mut title = format!(
+        "{} ({}, {})",
+        slo.name.value,
+        slo.service,
+        slo.sli.kind.as_str()
+    );
     if let Some(d) = &slo.description {
         title = format!("{title}: {d}");
     }
@@ -144,8 +149,16 @@ fn slo_panels(slo: &Slo, ids: &mut Ids, y: u32) -> Vec<Value> {
         "SLI over time and objective",
         grid(0, y + 8, 12, 8),
         vec![
-            target(series(&sli_name(&shortest), slo), &format!("SLI ({shortest})"), 'A'),
-            target(series(&sli_name(&window), slo), &format!("SLI ({window})"), 'B'),
+            target(
+                series(&sli_name(&shortest), slo),
+                &format!("SLI ({shortest})"),
+                'A',
+            ),
+            target(
+                series(&sli_name(&window), slo),
+                &format!("SLI ({window})"),
+                'B',
+            ),
             target(series(OBJECTIVE, slo), "objective", 'C'),
         ],
         "percentunit",
@@ -201,7 +214,13 @@ pub fn dashboard(slos: &[Slo], title: &str) -> Value {
 fn uid(title: &str) -> String {
     let mut s: String = title
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     s.truncate(36);
     format!("slo-{}", s.trim_matches('-'))

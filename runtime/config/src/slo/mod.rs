@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use crate::values::Spanned;
 
-pub use read::read;
+pub use read::{read, stream_source};
 pub use wiring::{SLO_NODE, sli_node_name, wiring};
 
 /// One `slo "name" { ... }` block.
@@ -221,10 +221,7 @@ impl Default for Alerting {
             for_: None,
         };
         Alerting {
-            page: vec![
-                w(hours(1), minutes(5), 14.4),
-                w(hours(6), minutes(30), 6.0),
-            ],
+            page: vec![w(hours(1), minutes(5), 14.4), w(hours(6), minutes(30), 6.0)],
             ticket: vec![w(hours(24), hours(2), 3.0), w(hours(72), hours(6), 1.0)],
         }
     }
@@ -243,7 +240,7 @@ pub fn prometheus_duration(d: Duration) -> String {
         ("m", 60_000),
         ("s", 1000),
     ] {
-        if ms % size == 0 {
+        if ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }

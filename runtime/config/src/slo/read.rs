@@ -32,6 +32,26 @@ fn is_label_name(s: &str) -> bool {
 /// Labels every generated series already has.
 const RESERVED_LABELS: [&str; 6] = ["slo", "service", "severity", "long", "short", "sli"];
 
+/// The node an `slo` block's SLI reads (`sli { spans "NODE" }` or
+/// `logs "NODE"`), read without checking anything else: an SLO with
+/// errors still gets its processor, so that the pipeline's shape checks
+/// report no consequences of the SLO's own errors.
+pub fn stream_source(node: &KdlNode) -> Option<Spanned<String>> {
+    let sli = node
+        .children()?
+        .nodes()
+        .iter()
+        .find(|n| n.name().value() == "sli")?;
+    sli.children()?
+        .nodes()
+        .iter()
+        .filter(|n| matches!(n.name().value(), "spans" | "logs"))
+        .find_map(|n| {
+            let e = n.entries().iter().find(|e| e.name().is_none())?;
+            Some(Spanned::new(e.value().as_string()?.to_string(), e.span()))
+        })
+}
+
 /// Reads an `slo` block, recording every problem in `errors`; `None` when
 /// it has any.
 pub fn read(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Option<Slo> {
@@ -47,7 +67,11 @@ pub fn read(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Option<Slo> {
     if let Some(s) = &service
         && s.value.is_empty()
     {
-        r.invalid(s.span, "the service name is empty", "write `service \"checkout\"`");
+        r.invalid(
+            s.span,
+            "the service name is empty",
+            "write `service \"checkout\"`",
+        );
     }
     let description = r.string("description").map(|s| s.value);
     let objective = read_objective(&mut r);
@@ -214,7 +238,10 @@ fn read_sli(r: &mut NodeReader<'_>) -> Option<Sli> {
         None => {
             r.error(
                 ConfigError::new(ErrorCode::Missing, "the sli has no kind")
-                    .at(r.span(), "expected \"availability\" or \"latency\" after this")
+                    .at(
+                        r.span(),
+                        "expected \"availability\" or \"latency\" after this",
+                    )
                     .help("write `sli \"availability\" { spans \"otlp\" }`"),
             );
             None
@@ -267,7 +294,15 @@ fn read_sli(r: &mut NodeReader<'_>) -> Option<Sli> {
         (SliKind::Latency { .. }, None, Some(SliSource::Metrics { .. })) => {
             SliKind::Latency { threshold: None }
         }
-        (SliKind::Latency { .. }, _, Some(SliSource::Stream { signal: StreamSignal::Logs, from, .. })) => {
+        (
+            SliKind::Latency { .. },
+            _,
+            Some(SliSource::Stream {
+                signal: StreamSignal::Logs,
+                from,
+                ..
+            }),
+        ) => {
             r.error(
                 ConfigError::new(ErrorCode::InvalidValue, "log records have no latency")
                     .at(from.span, "a latency SLI needs spans")
@@ -277,7 +312,11 @@ fn read_sli(r: &mut NodeReader<'_>) -> Option<Sli> {
         }
         (SliKind::Latency { .. }, Some((span, d)), _) => {
             if d.is_zero() {
-                r.invalid(span, "the threshold is zero", "write a duration like \"300ms\"");
+                r.invalid(
+                    span,
+                    "the threshold is zero",
+                    "write a duration like \"300ms\"",
+                );
                 return None;
             }
             SliKind::Latency { threshold: Some(d) }
@@ -287,7 +326,10 @@ fn read_sli(r: &mut NodeReader<'_>) -> Option<Sli> {
             return None;
         }
     };
-    Some(Sli { kind, source: source? })
+    Some(Sli {
+        kind,
+        source: source?,
+    })
 }
 
 fn read_source(r: &mut NodeReader<'_>, which: &str) -> Option<SliSource> {
@@ -322,7 +364,11 @@ fn read_source(r: &mut NodeReader<'_>, which: &str) -> Option<SliSource> {
 
 fn read_metrics(r: &mut NodeReader<'_>) -> Option<SliSource> {
     let total = r.string("total");
-    let total = r.require("total", total, "total \"http_requests_total{job=\\\"api\\\"}\"");
+    let total = r.require(
+        "total",
+        total,
+        "total \"http_requests_total{job=\\\"api\\\"}\"",
+    );
     let good = r.string("good");
     let bad = r.string("bad");
     for s in [&total, &good, &bad].into_iter().flatten() {
@@ -418,16 +464,28 @@ fn read_alerting(r: &mut NodeReader<'_>) -> Option<Alerting> {
 
 fn read_window(r: &mut NodeReader<'_>) -> Option<BurnWindow> {
     let long = spanned_duration(r, "long");
-    let long = r.require("long", long, "window long=\"1h\" short=\"5m\" burn-rate=14.4");
+    let long = r.require(
+        "long",
+        long,
+        "window long=\"1h\" short=\"5m\" burn-rate=14.4",
+    );
     let short = spanned_duration(r, "short");
-    let short = r.require("short", short, "window long=\"1h\" short=\"5m\" burn-rate=14.4");
+    let short = r.require(
+        "short",
+        short,
+        "window long=\"1h\" short=\"5m\" burn-rate=14.4",
+    );
     let rate = r.value("burn-rate");
     let rate_span = rate.map(|(_, s)| s);
     let burn_rate = match rate {
         Some((KdlValue::Float(f), _)) => Some(*f),
         Some((KdlValue::Integer(i), _)) => Some(*i as f64),
         Some((_, span)) => {
-            r.invalid(span, "expected a number", "write a factor like burn-rate=14.4");
+            r.invalid(
+                span,
+                "expected a number",
+                "write a factor like burn-rate=14.4",
+            );
             None
         }
         None => None,
@@ -452,7 +510,11 @@ fn read_window(r: &mut NodeReader<'_>) -> Option<BurnWindow> {
     }
     if !(burn_rate > 0.0 && burn_rate.is_finite()) {
         if let Some(span) = rate_span {
-            r.invalid(span, "the burn rate must be above 0", "write a factor like 14.4");
+            r.invalid(
+                span,
+                "the burn rate must be above 0",
+                "write a factor like 14.4",
+            );
         }
         return None;
     }
@@ -527,8 +589,8 @@ fn check_alerting(
                     ErrorCode::InvalidValue,
                     format!(
                         "a {severity} window of {} is longer than the SLO window of {}",
-                        humantime::format_duration(w.long),
-                        humantime::format_duration(window)
+                        super::prometheus_duration(w.long),
+                        super::prometheus_duration(window)
                     ),
                 )
                 .at(span, "this alert's long window exceeds the SLO window")

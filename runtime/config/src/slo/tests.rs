@@ -47,21 +47,39 @@ slo "query-availability" {
         .alerting
         .page
         .iter()
-        .map(|w| (prometheus_duration(w.long), prometheus_duration(w.short), w.burn_rate))
+        .map(|w| {
+            (
+                prometheus_duration(w.long),
+                prometheus_duration(w.short),
+                w.burn_rate,
+            )
+        })
         .collect();
     assert_eq!(
         page,
-        [("1h".into(), "5m".into(), 14.4), ("6h".into(), "30m".into(), 6.0)]
+        [
+            ("1h".into(), "5m".into(), 14.4),
+            ("6h".into(), "30m".into(), 6.0)
+        ]
     );
     let ticket: Vec<_> = slo
         .alerting
         .ticket
         .iter()
-        .map(|w| (prometheus_duration(w.long), prometheus_duration(w.short), w.burn_rate))
+        .map(|w| {
+            (
+                prometheus_duration(w.long),
+                prometheus_duration(w.short),
+                w.burn_rate,
+            )
+        })
         .collect();
     assert_eq!(
         ticket,
-        [("1d".into(), "2h".into(), 3.0), ("3d".into(), "6h".into(), 1.0)]
+        [
+            ("1d".into(), "2h".into(), 3.0),
+            ("3d".into(), "6h".into(), 1.0)
+        ]
     );
     assert_eq!(
         slo.windows()
@@ -231,10 +249,16 @@ slo "range" { service "x"; objective 99; sli "availability" { spans "otlp"; } }
         );
     };
     has(ErrorCode::InvalidValue, "an SLO name is letters");
-    has(ErrorCode::InvalidValue, "the objective 100% is out of range");
+    has(
+        ErrorCode::InvalidValue,
+        "the objective 100% is out of range",
+    );
     has(ErrorCode::InvalidValue, "unknown SLI kind");
     has(ErrorCode::UnknownSource, "the SLI has no source");
-    has(ErrorCode::UnknownSource, "reads from \"otpl\", which is not a node");
+    has(
+        ErrorCode::UnknownSource,
+        "reads from \"otpl\", which is not a node",
+    );
     has(ErrorCode::InvalidValue, "log records have no latency");
     has(ErrorCode::Missing, "needs `threshold`");
     has(ErrorCode::InvalidValue, "longer than the SLO window");
@@ -242,6 +266,16 @@ slo "range" { service "x"; objective 99; sli "availability" { spans "otlp"; } }
     has(ErrorCode::InvalidValue, "can never be reached");
     has(ErrorCode::UnknownProperty, "unknown property `objectiv`");
     has(ErrorCode::Missing, "needs `objective`");
+    // The SLOs' own errors have no consequences on the pipeline's shape:
+    // their processor exists, and the exporter reading it is connected.
+    assert!(
+        !errs.iter().any(|(c, _)| *c == ErrorCode::Unconnected),
+        "{errs:#?}"
+    );
+    assert!(
+        !errs.iter().any(|(_, m)| m.contains("reads from \"slo")),
+        "{errs:#?}"
+    );
 }
 
 #[test]
@@ -276,10 +310,15 @@ slo "m" {
 "#,
     ));
     assert!(
-        errs.iter().any(|(_, m)| m.contains("without a range or a function")),
+        errs.iter()
+            .any(|(_, m)| m.contains("without a range or a function")),
         "{errs:?}"
     );
-    assert!(errs.iter().any(|(_, m)| m.contains("both `good` and `bad`")), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|(_, m)| m.contains("both `good` and `bad`")),
+        "{errs:?}"
+    );
 }
 
 #[test]

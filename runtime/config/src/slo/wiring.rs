@@ -53,7 +53,7 @@ fn set_spans(node: &mut KdlNode, span: SourceSpan) {
 /// A duration as the `sli` plugin reads it (`300ms`, else nanoseconds).
 fn plugin_duration(d: Duration) -> String {
     let ns = d.as_nanos();
-    if ns % 1_000_000 == 0 {
+    if ns.is_multiple_of(1_000_000) {
         format!("{}ms", ns / 1_000_000)
     } else {
         format!("{ns}ns")
@@ -77,10 +77,7 @@ fn plugin_section(slo: &Slo) -> Option<KdlNode> {
     body.nodes_mut().push(prop("service", slo.service.clone()));
     body.nodes_mut().push(prop("signal", signal.as_str()));
     body.nodes_mut().push(prop("sli", slo.sli.kind.as_str()));
-    if let SliKind::Latency {
-        threshold: Some(t),
-    } = slo.sli.kind
-    {
+    if let SliKind::Latency { threshold: Some(t) } = slo.sli.kind {
         body.nodes_mut().push(prop("threshold", plugin_duration(t)));
     }
     if let Some(r) = route {
@@ -94,14 +91,19 @@ fn plugin_section(slo: &Slo) -> Option<KdlNode> {
 
 /// The SLI processors of `slos`: one per source node, in the order the
 /// sources first appear. `interval` is how often they emit the counters.
-pub fn wiring(slos: &[Slo], interval: Duration) -> Vec<NodeDecl> {
+/// `invalid` are the sources of SLOs that have errors: they get their
+/// processor too (without those SLOs), so that the pipeline's shape is
+/// checked as the user meant it.
+pub fn wiring(slos: &[Slo], invalid: &[Spanned<String>], interval: Duration) -> Vec<NodeDecl> {
     let mut groups: Vec<(&Spanned<String>, Vec<&Slo>)> = Vec::new();
-    for slo in slos {
-        if let SliSource::Stream { from, .. } = &slo.sli.source {
-            match groups.iter_mut().find(|(f, _)| f.value == from.value) {
-                Some((_, list)) => list.push(slo),
-                None => groups.push((from, vec![slo])),
-            }
+    let stream = slos.iter().filter_map(|slo| match &slo.sli.source {
+        SliSource::Stream { from, .. } => Some((from, Some(slo))),
+        SliSource::Metrics { .. } => None,
+    });
+    for (from, slo) in stream.chain(invalid.iter().map(|f| (f, None))) {
+        match groups.iter_mut().find(|(f, _)| f.value == from.value) {
+            Some((_, list)) => list.extend(slo),
+            None => groups.push((from, slo.into_iter().collect())),
         }
     }
     let count = groups.len();
@@ -116,8 +118,10 @@ pub fn wiring(slos: &[Slo], interval: Duration) -> Vec<NodeDecl> {
             let body = node.ensure_children();
             body.nodes_mut().push(prop("from", from.value.clone()));
             body.nodes_mut().push(prop("plugin", "builtin:sli"));
-            body.nodes_mut()
-                .push(prop("tick", humantime::format_duration(interval).to_string()));
+            body.nodes_mut().push(prop(
+                "tick",
+                humantime::format_duration(interval).to_string(),
+            ));
             body.nodes_mut().push(prop("forward", false));
             let mut config = KdlNode::new("config");
             let mut sections = KdlDocument::new();

@@ -147,7 +147,10 @@ fn every_dashboard_query_reads_a_recorded_series() {
     assert!(qs.len() >= 3 * 8, "{qs:?}");
     for q in &qs {
         let name = q.split('{').next().unwrap_or_default();
-        assert!(records.iter().any(|r| r == name), "{q} reads no recorded series");
+        assert!(
+            records.iter().any(|r| r == name),
+            "{q} reads no recorded series"
+        );
         assert!(q.contains("slo=\""), "{q}");
     }
 }
