@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use weir_config::slo::{Slo, prometheus_duration};
 
 use crate::rules::{
-    BUDGET_REMAINING, OBJECTIVE, burn_rate_name, error_ratio_name, series, sli_name,
+    BUDGET_REMAINING, OBJECTIVE, burn_rate_name, error_ratio_name, number, series, sli_name,
 };
 
 const DATASOURCE: &str = "${datasource}";
@@ -111,7 +111,7 @@ fn slo_panels(slo: &Slo, ids: &mut Ids, y: u32) -> Vec<Value> {
     ));
     panels.push(stat(
         ids.next(),
-        &format!("SLI ({window}), objective {}%", objective * 100.0),
+        &format!("SLI ({window}), objective {}%", number(objective * 100.0)),
         grid(6, y, 6, 8),
         series(&sli_name(&window), slo),
         json!({ "mode": "absolute", "steps": [

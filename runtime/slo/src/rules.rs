@@ -154,7 +154,7 @@ fn error_ratio_expr(slo: &Slo, w: &str) -> String {
 
 /// A number as PromQL writes it, without float noise (`0.001`, not
 /// `0.0010000000000000009`).
-fn number(x: f64) -> String {
+pub(crate) fn number(x: f64) -> String {
     let s = format!("{:.12}", x);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "-" {

@@ -597,7 +597,9 @@ fn check_alerting(
                 .help("shorten the alert window or lengthen `window`; the SRE workbook defaults need a window of at least 3d"),
             );
         }
-        if w.burn_rate * budget > 1.0 {
+        // The alert compares with `>`: a burn rate of exactly 1 / budget
+        // needs more than every event failing.
+        if w.burn_rate * budget >= 1.0 - 1e-12 {
             r.error(
                 ConfigError::new(
                     ErrorCode::InvalidValue,
