@@ -132,6 +132,25 @@ fn promtool_accepts_the_generated_rules_and_the_dashboard_reads_them() {
         out.contains(&format!("SUCCESS: {expected} rules found")),
         "{out}"
     );
+    // The worked example of docs/slo.md too.
+    let example = weir_tests::repo_root().join("pipelines/slo.kdl");
+    let out_path = dir.path().join("example-rules.yml");
+    let _ = weir_ok(
+        dir.path(),
+        &[
+            "slo",
+            "rules",
+            &example.display().to_string(),
+            "-o",
+            &out_path.display().to_string(),
+        ],
+    );
+    let (ok, out_example) = promtool(&["check", "rules", &out_path.display().to_string()]);
+    assert!(ok, "{out_example}");
+    assert!(
+        out_example.contains("SUCCESS: 64 rules found"),
+        "{out_example}"
+    );
     // The stdout form is the same file.
     assert_eq!(weir_ok(dir.path(), &["slo", "rules", "slos.kdl"]), rules);
 
