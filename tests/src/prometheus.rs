@@ -70,10 +70,32 @@ impl Prometheus {
     /// # Panics
     /// When it does not start or become ready in time.
     pub async fn start(dir: &Path) -> Prometheus {
+        Self::start_with_config(dir, "global:\n  scrape_interval: 1h\n").await
+    }
+
+    /// Starts Prometheus like [`Prometheus::start`], evaluating the rule
+    /// file `rules` every `evaluation_interval`.
+    ///
+    /// # Panics
+    /// When it does not start or become ready in time.
+    pub async fn start_with_rules(
+        dir: &Path,
+        rules: &Path,
+        evaluation_interval: Duration,
+    ) -> Prometheus {
+        let config = format!(
+            "global:\n  scrape_interval: 1h\n  evaluation_interval: {}ms\nrule_files:\n  - {:?}\n",
+            evaluation_interval.as_millis(),
+            rules.display().to_string()
+        );
+        Self::start_with_config(dir, &config).await
+    }
+
+    async fn start_with_config(dir: &Path, config_text: &str) -> Prometheus {
         setup();
         let addr = free_addr();
         let config = dir.join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 1h\n").expect("write prometheus.yml");
+        std::fs::write(&config, config_text).expect("write prometheus.yml");
         let log = dir.join("prometheus.log");
         let out = std::fs::File::create(&log).expect("create prometheus.log");
         let err = out.try_clone().expect("clone the log handle");

@@ -11,6 +11,7 @@
 //!             service "checkout"           // resource service.name (optional)
 //!             route "/api/checkout"        // record http.route (optional)
 //!             kind "server"                // span kind (optional)
+//!             signal "spans"               // "spans" or "logs" (optional: both)
 //!             sli "availability"           // bad: status ERROR or HTTP >= 500
 //!         }
 //!         slo "checkout-latency" {
@@ -90,6 +91,8 @@ struct Slo {
     service: Option<String>,
     route: Option<String>,
     kind: Option<i32>,
+    /// Only records of this signal (spans or logs); `None` counts both.
+    signal: Option<Signal>,
     indicator: Indicator,
     good: u64,
     bad: u64,
@@ -101,7 +104,7 @@ impl Slo {
             PluginError::InvalidConfig(m) => invalid(format!("slo {name:?}: {m}")),
             other => other,
         };
-        c.deny_unknown(&["service", "route", "kind", "sli", "threshold"])
+        c.deny_unknown(&["service", "route", "kind", "sli", "threshold", "signal"])
             .map_err(err)?;
         let indicator = match c.get("sli").unwrap_or("availability") {
             "availability" => {
@@ -123,8 +126,19 @@ impl Slo {
                 ))));
             }
         };
+        let signal = match c.get("signal") {
+            None => None,
+            Some("spans" | "traces") => Some(Signal::Traces),
+            Some("logs") => Some(Signal::Logs),
+            Some(other) => {
+                return Err(err(invalid(format!(
+                    "unknown signal {other:?} (spans or logs)"
+                ))));
+            }
+        };
         Ok(Slo {
             name: name.to_string(),
+            signal,
             service: c.get("service").map(str::to_string),
             route: c.get("route").map(str::to_string),
             kind: c.get("kind").map(kind_number).transpose().map_err(err)?,
@@ -137,6 +151,7 @@ impl Slo {
 
 /// The columns and attributes one batch is classified with.
 struct Facts {
+    signal: Signal,
     rows: usize,
     services: Vec<Option<String>>,
     routes: Vec<Option<String>>,
@@ -200,6 +215,7 @@ impl Facts {
                     _ => None,
                 };
                 Ok(Facts {
+                    signal,
                     rows,
                     services,
                     routes,
@@ -218,6 +234,7 @@ impl Facts {
                     })
                     .collect();
                 Ok(Facts {
+                    signal,
                     rows,
                     services,
                     routes,
@@ -227,6 +244,7 @@ impl Facts {
                 })
             }
             Signal::Metrics => Ok(Facts {
+                signal,
                 rows: 0,
                 services,
                 routes,
@@ -279,6 +297,9 @@ impl Sli {
 
     fn classify(&mut self, facts: &Facts) {
         for slo in &mut self.slos {
+            if slo.signal.is_some_and(|s| s != facts.signal) {
+                continue;
+            }
             for i in 0..facts.rows {
                 if slo
                     .service

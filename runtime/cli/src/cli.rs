@@ -39,6 +39,52 @@ pub enum Command {
     /// Tools for plugin authors: scaffold, test, componentize.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// SLOs: Prometheus rules, a Grafana dashboard and the in-stream
+    /// wiring generated from a pipeline's `slo` blocks.
+    #[command(subcommand)]
+    Slo(SloCommand),
+}
+
+/// `weir slo ...`
+#[derive(Debug, Subcommand)]
+pub enum SloCommand {
+    /// Prometheus recording rules (SLI, burn rates, error budget) and
+    /// multi-window multi-burn-rate alerts, for `promtool check rules`.
+    Rules(SloArgs),
+    /// A Grafana dashboard (JSON) over the recording rules.
+    Dashboard(SloDashboardArgs),
+    /// The SLI processors the `slo` blocks add to the pipeline, as KDL.
+    Wiring(SloFileArgs),
+}
+
+/// The pipeline file with the `slo` blocks.
+#[derive(Debug, clap::Args)]
+pub struct SloFileArgs {
+    /// The KDL pipeline file.
+    pub file: PathBuf,
+}
+
+/// Arguments of `weir slo rules`.
+#[derive(Debug, clap::Args)]
+pub struct SloArgs {
+    /// The KDL pipeline file.
+    pub file: PathBuf,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `weir slo dashboard`.
+#[derive(Debug, clap::Args)]
+pub struct SloDashboardArgs {
+    /// The KDL pipeline file.
+    pub file: PathBuf,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// The dashboard's title.
+    #[arg(long, default_value = "SLOs")]
+    pub title: String,
 }
 
 /// `weir plugin ...`

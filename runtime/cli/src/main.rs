@@ -6,6 +6,7 @@ mod components;
 mod logging;
 mod plugin;
 mod run;
+mod slo;
 
 use std::process::ExitCode;
 
@@ -22,5 +23,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         cli::Command::Plugin(p) => plugin::run(p),
+        cli::Command::Slo(s) => slo::run(s),
     }
 }

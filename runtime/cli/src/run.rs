@@ -63,7 +63,10 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
                 ok = false;
             }
             Ok((name, text)) => match load(&name, &text) {
-                Ok(v) => println!("{name}: valid ({} nodes)", v.pipeline.nodes.len()),
+                Ok(v) => {
+                    println!("{name}: valid ({} nodes)", v.pipeline.nodes.len());
+                    print_slo_wiring(&v.pipeline);
+                }
                 Err(d) => {
                     eprint!("{}", render(&d));
                     ok = false;
@@ -76,6 +79,34 @@ pub fn validate(args: ValidateArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// What the `slo` blocks add: one line per SLI processor.
+fn print_slo_wiring(p: &weir_config::Pipeline) {
+    if p.slos.is_empty() {
+        return;
+    }
+    println!(
+        "  {} SLO{}",
+        p.slos.len(),
+        if p.slos.len() == 1 { "" } else { "s" }
+    );
+    for n in p.sli_nodes() {
+        let from: Vec<&str> = n.from.iter().map(|f| f.value.as_str()).collect();
+        let readers: Vec<&str> = p
+            .consumers(&n.id.value)
+            .map(|c| c.id.value.as_str())
+            .collect();
+        println!(
+            "  processor {:?} (builtin:sli, generated) reads {} and feeds {}",
+            n.id.value,
+            from.join(", "),
+            readers.join(", ")
+        );
+    }
+    println!(
+        "  (`weir slo wiring FILE` prints the generated nodes; `weir slo rules FILE` the Prometheus rules)"
+    );
 }
 
 /// `weir components`

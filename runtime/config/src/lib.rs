@@ -12,6 +12,7 @@
 mod diagnostic;
 mod pipeline;
 mod reader;
+pub mod slo;
 mod values;
 
 pub use diagnostic::{ConfigError, Diagnostics, ErrorCode};

@@ -10,6 +10,7 @@ use miette::{NamedSource, SourceSpan};
 
 use crate::diagnostic::{ConfigError, Diagnostics, ErrorCode};
 use crate::reader::{NodeReader, edit_distance};
+use crate::slo::Slo;
 use crate::values::Spanned;
 
 /// What a node does in the graph.
@@ -77,11 +78,16 @@ pub struct Settings {
     pub channel_capacity: usize,
     /// Worker threads of the data plane; 0 means one per core. Default 0.
     pub threads: usize,
+    /// How often the SLI processors of the `slo` blocks emit their
+    /// counters. Default 10 s.
+    pub sli_interval: Duration,
 }
 
 impl Settings {
     /// The default admin address.
     pub const DEFAULT_ADMIN: &'static str = "127.0.0.1:8888";
+    /// The default `sli-interval`.
+    pub const DEFAULT_SLI_INTERVAL: Duration = Duration::from_secs(10);
 }
 
 impl Default for Settings {
@@ -94,6 +100,7 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(10),
             channel_capacity: 64,
             threads: 0,
+            sli_interval: Self::DEFAULT_SLI_INTERVAL,
         }
     }
 }
@@ -106,14 +113,26 @@ pub struct Pipeline {
     pub source: Arc<NamedSource<String>>,
     /// Process-wide settings.
     pub settings: Settings,
-    /// The nodes, in the order written.
+    /// The nodes, in the order written, then the SLI processors generated
+    /// for the `slo` blocks.
     pub nodes: Vec<NodeDecl>,
+    /// The `slo` blocks, in the order written.
+    pub slos: Vec<Slo>,
+    /// How many of `nodes`, at the end, are generated SLI processors.
+    generated: usize,
 }
 
 impl Pipeline {
     /// The node called `id`.
     pub fn node(&self, id: &str) -> Option<&NodeDecl> {
         self.nodes.iter().find(|n| n.id.value == id)
+    }
+
+    /// The processors generated for the `slo` blocks (see
+    /// [`crate::slo::wiring`]).
+    pub fn sli_nodes(&self) -> impl Iterator<Item = &NodeDecl> {
+        let n = self.nodes.len() - self.generated.min(self.nodes.len());
+        self.nodes[n..].iter()
     }
 
     /// The nodes that read from `id`.
@@ -182,12 +201,33 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
     let mut settings = Settings::default();
     let mut nodes: Vec<NodeDecl> = Vec::new();
     let mut seen_settings = false;
+    let mut slos: Vec<Slo> = Vec::new();
+    let mut invalid_slo_sources = Vec::new();
     for node in doc.nodes() {
         let word = node.name().value();
         let kind = match word {
             "receiver" => NodeKind::Receiver,
             "processor" => NodeKind::Processor,
             "exporter" => NodeKind::Exporter,
+            "slo" => {
+                let Some(slo) = crate::slo::read(node, &mut errors) else {
+                    invalid_slo_sources.extend(crate::slo::stream_source(node));
+                    continue;
+                };
+                if slos.iter().any(|s| s.name.value == slo.name.value) {
+                    errors.push(
+                        ConfigError::new(
+                            ErrorCode::Duplicate,
+                            format!("two SLOs are called {:?}", slo.name.value),
+                        )
+                        .at(slo.name.span, "this name is taken")
+                        .help("SLO names must be unique: they are the `slo` label of their series"),
+                    );
+                } else {
+                    slos.push(slo);
+                }
+                continue;
+            }
             "settings" => {
                 if seen_settings {
                     errors.push(
@@ -201,7 +241,7 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
                 continue;
             }
             other => {
-                let suggestion = ["receiver", "processor", "exporter", "settings"]
+                let suggestion = ["receiver", "processor", "exporter", "settings", "slo"]
                     .into_iter()
                     .min_by_key(|k| edit_distance(k, other))
                     .filter(|k| edit_distance(k, other) <= 3);
@@ -210,9 +250,9 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
                         .at(node.name().span(), "not a pipeline node");
                 err = match suggestion {
                     Some(s) => err.help(format!("did you mean `{s}`?")),
-                    None => {
-                        err.help("top-level nodes are receiver, processor, exporter and settings")
-                    }
+                    None => err.help(
+                        "top-level nodes are receiver, processor, exporter, slo and settings",
+                    ),
                 };
                 errors.push(err);
                 continue;
@@ -237,6 +277,13 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
         }
     }
 
+    let generated = add_sli_nodes(
+        &mut nodes,
+        &slos,
+        &invalid_slo_sources,
+        settings.sli_interval,
+        &mut errors,
+    );
     check_graph(&nodes, &mut errors);
 
     Ok((
@@ -244,9 +291,53 @@ pub fn parse_partial(name: &str, text: &str) -> Result<(Pipeline, Vec<ConfigErro
             source,
             settings,
             nodes,
+            slos,
+            generated,
         },
         errors,
     ))
+}
+
+/// Appends the SLI processors of `slos` to `nodes` and makes `from "slo"`
+/// read from all of them; returns how many were added. A node of the
+/// user's that takes one of their names is an error.
+fn add_sli_nodes(
+    nodes: &mut Vec<NodeDecl>,
+    slos: &[Slo],
+    invalid: &[Spanned<String>],
+    interval: Duration,
+    errors: &mut Vec<ConfigError>,
+) -> usize {
+    let generated = crate::slo::wiring(slos, invalid, interval);
+    for g in &generated {
+        if let Some(taken) = nodes.iter().find(|n| n.id.value == g.id.value) {
+            errors.push(
+                ConfigError::new(
+                    ErrorCode::Duplicate,
+                    format!("the name {:?} is reserved for the SLI counters", g.id.value),
+                )
+                .at(taken.id.span, "this name is taken by the SLOs' processor")
+                .help("rename this node: the `slo` blocks count their events in a processor of this name"),
+            );
+        }
+    }
+    let names: Vec<String> = generated.iter().map(|g| g.id.value.clone()).collect();
+    if names.len() > 1 {
+        for n in nodes.iter_mut() {
+            let mut from = Vec::with_capacity(n.from.len());
+            for f in n.from.drain(..) {
+                if f.value == crate::slo::SLO_NODE {
+                    from.extend(names.iter().map(|id| Spanned::new(id.clone(), f.span)));
+                } else {
+                    from.push(f);
+                }
+            }
+            n.from = from;
+        }
+    }
+    let count = generated.len();
+    nodes.extend(generated);
+    count
 }
 
 fn read_settings(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Settings {
@@ -280,6 +371,17 @@ fn read_settings(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Settings {
     }
     if let Some(n) = r.u64_in("threads", 0..=1024) {
         s.threads = n as usize;
+    }
+    if let Some((_, span)) = r.value("sli-interval") {
+        match r.duration("sli-interval") {
+            Some(d) if d >= Duration::from_millis(100) => s.sli_interval = d,
+            Some(_) => r.invalid(
+                span,
+                "expected at least 100ms",
+                "the SLI counters are emitted this often; write \"10s\"",
+            ),
+            None => {}
+        }
     }
     r.finish();
     s

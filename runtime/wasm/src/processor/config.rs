@@ -21,6 +21,8 @@
 //!         max-backoff "1m"             // ...up to this
 //!     }
 //!     tick "10s"                       // call the plugin's `tick`; default never
+//!     forward #false                   // send on only the metric points the
+//!                                      // plugin emits; default #true
 //!     grants { read "./lookups" }      // preopened read-only as /lookups
 //! }
 //! ```
@@ -128,6 +130,10 @@ pub struct WasmConfig {
     /// `grants { read "DIR" }`: directories preopened read-only. Nothing
     /// else of the filesystem is visible to the plugin.
     pub grants: Vec<Grant>,
+    /// `forward`: whether the batches the plugin processed go on
+    /// downstream (the default), or only the metric points it emits (a
+    /// side branch that derives metrics, like the SLOs' `builtin:sli`).
+    pub forward: bool,
 }
 
 impl WasmConfig {
@@ -143,6 +149,7 @@ impl WasmConfig {
             circuit: CircuitConfig::default(),
             tick: None,
             grants: Vec::new(),
+            forward: true,
         }
     }
 }
@@ -406,6 +413,8 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
         r.invalid(span, "`tick` below 10ms", "tick at most every \"10ms\"");
     }
 
+    let forward = r.bool("forward").unwrap_or(true);
+
     Some(WasmConfig {
         plugin: plugin?,
         config,
@@ -415,5 +424,6 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
         circuit,
         tick,
         grants,
+        forward,
     })
 }

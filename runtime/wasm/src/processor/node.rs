@@ -121,6 +121,7 @@ impl WasmConfig {
             plugin,
             on_error: self.on_error,
             tick: self.tick,
+            forward: self.forward,
             worker,
             stats,
             telemetry,
@@ -408,6 +409,8 @@ pub struct WasmProcessor {
     plugin: Plugin,
     on_error: OnError,
     tick: Option<std::time::Duration>,
+    /// Whether processed batches go on (else only emitted metric points).
+    forward: bool,
     worker: Worker,
     stats: Arc<PluginStats>,
     telemetry: Arc<PluginTelemetry>,
@@ -493,7 +496,10 @@ impl WasmProcessor {
     async fn handle(&self, ctx: &ProcessorContext, msg: Message) -> Result<(), ()> {
         if !msg.batch.signal().has_otlp() {
             // Profiles are not part of the plugin ABI (wit/): they pass
-            // through unchanged.
+            // through unchanged (unless the node forwards nothing).
+            if !self.forward {
+                return Ok(());
+            }
             return ctx.output.send(msg).await.map_err(|_| ());
         }
         let start = Instant::now();
@@ -502,13 +508,16 @@ impl WasmProcessor {
         ctx.metrics.record_latency(start.elapsed());
         match outcome {
             Outcome::Processed(p) => {
-                let kept = p.batch.items();
-                if kept < items {
-                    ctx.metrics.record_dropped(items - kept);
-                }
                 let emitted = self.metrics_batch(ctx, p.metrics);
-                if (kept > 0 || items == 0) && ctx.output.send(msg.map(p.batch)).await.is_err() {
-                    return Err(());
+                if self.forward {
+                    let kept = p.batch.items();
+                    if kept < items {
+                        ctx.metrics.record_dropped(items - kept);
+                    }
+                    if (kept > 0 || items == 0) && ctx.output.send(msg.map(p.batch)).await.is_err()
+                    {
+                        return Err(());
+                    }
                 }
                 if let Some(m) = emitted {
                     let _ = ctx.output.send(m).await;
@@ -527,6 +536,7 @@ impl WasmProcessor {
                     ctx.metrics.record_error();
                 }
                 match self.on_error {
+                    OnError::Pass if !self.forward => {}
                     OnError::Pass => {
                         if ctx.output.send(msg).await.is_err() {
                             return Err(());

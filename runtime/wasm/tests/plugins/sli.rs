@@ -177,3 +177,56 @@ async fn bad_slo_definitions_are_refused() {
         assert!(err.to_string().contains(needle), "{pairs:?}: {err}");
     }
 }
+
+#[tokio::test]
+async fn signal_filter_and_forward_false_emit_only_the_counters() {
+    let mut c = sli(&[
+        ("slo.spans.sli", "availability"),
+        ("slo.spans.signal", "spans"),
+        ("slo.logs.sli", "availability"),
+        ("slo.logs.signal", "logs"),
+        ("emit-every", "0s"),
+    ]);
+    c.forward = false;
+    let node = build(&c);
+    let records = vec![
+        opentelemetry_proto::tonic::logs::v1::LogRecord {
+            severity_number: 17,
+            ..Default::default()
+        },
+        opentelemetry_proto::tonic::logs::v1::LogRecord {
+            severity_number: 9,
+            ..Default::default()
+        },
+        opentelemetry_proto::tonic::logs::v1::LogRecord {
+            severity_number: 9,
+            ..Default::default()
+        },
+    ];
+    let batches = vec![
+        traces(vec![], vec![timed("a", 1, true, vec![])]),
+        logs(records),
+    ];
+    let run = run(node, batches).await;
+    assert!(
+        run.out.iter().all(|m| m.batch.signal() == Signal::Metrics),
+        "forward #false sends on only the counters"
+    );
+    let last = run.out.last().expect("metrics");
+    assert_eq!(
+        counts(&last.batch),
+        vec![
+            // Logs: one at ERROR, two below; the span is not a log event.
+            ("logs".into(), "bad".into(), 1.0),
+            ("logs".into(), "good".into(), 2.0),
+            // Spans: the one failed span; the logs are not span events.
+            ("spans".into(), "bad".into(), 1.0),
+            ("spans".into(), "good".into(), 0.0),
+        ]
+    );
+    let err = sli(&[("slo.x.signal", "metrics")])
+        .build_processor("test", engine(), std::path::Path::new("/"))
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(err.to_string().contains("unknown signal"), "{err}");
+}
