@@ -77,6 +77,12 @@ pub struct Settings {
     pub channel_capacity: usize,
     /// Worker threads of the data plane; 0 means one per core. Default 0.
     pub threads: usize,
+    /// Reload when the pipeline file or a plugin file changes. Default
+    /// off (`SIGHUP` and `POST /reload` always work).
+    pub watch: bool,
+    /// How long files must be quiet before a watched change reloads (an
+    /// editor or a copy writes in several steps). Default 250 ms.
+    pub watch_debounce: Duration,
 }
 
 impl Settings {
@@ -94,6 +100,8 @@ impl Default for Settings {
             shutdown_timeout: Duration::from_secs(10),
             channel_capacity: 64,
             threads: 0,
+            watch: false,
+            watch_debounce: Duration::from_millis(250),
         }
     }
 }
@@ -280,6 +288,20 @@ fn read_settings(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Settings {
     }
     if let Some(n) = r.u64_in("threads", 0..=1024) {
         s.threads = n as usize;
+    }
+    if let Some(w) = r.bool("watch") {
+        s.watch = w;
+    }
+    if let Some(d) = r.duration("watch-debounce") {
+        if d > Duration::from_secs(60) {
+            let span = r.span();
+            r.invalid(
+                span,
+                "`watch-debounce` above 1m",
+                "files are quiet long before a minute: write \"250ms\"",
+            );
+        }
+        s.watch_debounce = d;
     }
     r.finish();
     s
