@@ -22,6 +22,8 @@
 //!     }
 //!     tick "10s"                       // call the plugin's `tick`; default never
 //!     grants { read "./lookups" }      // preopened read-only as /lookups
+//!     canary 8                         // batches a reloaded version must
+//!                                      // pass before the old one goes
 //! }
 //! ```
 
@@ -128,9 +130,16 @@ pub struct WasmConfig {
     /// `grants { read "DIR" }`: directories preopened read-only. Nothing
     /// else of the filesystem is visible to the plugin.
     pub grants: Vec<Grant>,
+    /// `canary`: batches a hot-reloaded version must process without a
+    /// failure before the previous version is let go; a failure in them
+    /// rolls back. Default [`WasmConfig::DEFAULT_CANARY`].
+    pub canary: u32,
 }
 
 impl WasmConfig {
+    /// Default `canary`.
+    pub const DEFAULT_CANARY: u32 = 8;
+
     /// A configuration for `plugin` with every default (for programmatic
     /// use and tests).
     pub fn new(plugin: PluginSource) -> Self {
@@ -143,6 +152,7 @@ impl WasmConfig {
             circuit: CircuitConfig::default(),
             tick: None,
             grants: Vec::new(),
+            canary: Self::DEFAULT_CANARY,
         }
     }
 }
@@ -399,6 +409,11 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
     }
 
     let grants = read_grants(r);
+    let canary = r
+        .u64_in("canary", 0..=1_000_000)
+        .map_or(WasmConfig::DEFAULT_CANARY, |n| {
+            u32::try_from(n).unwrap_or(u32::MAX)
+        });
 
     let tick = r.duration("tick");
     if tick.is_some_and(|t| t < Duration::from_millis(10)) {
@@ -415,5 +430,6 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
         circuit,
         tick,
         grants,
+        canary,
     })
 }
