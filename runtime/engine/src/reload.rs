@@ -230,10 +230,14 @@ exporter "more" type="debug" { from "b" }"#,
 
     #[test]
     fn a_new_type_is_a_change() {
-        let old = nodes(r#"receiver "a" type="generate"
-exporter "out" type="debug" { from "a" }"#);
-        let new = nodes(r#"receiver "a" type="otlp"
-exporter "out" type="debug" { from "a" }"#);
+        let old = nodes(
+            r#"receiver "a" type="generate"
+exporter "out" type="debug" { from "a" }"#,
+        );
+        let new = nodes(
+            r#"receiver "a" type="otlp"
+exporter "out" type="debug" { from "a" }"#,
+        );
         assert_eq!(diff(&old.nodes, &new).changed.len(), 1);
     }
 }

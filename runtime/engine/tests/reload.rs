@@ -89,7 +89,10 @@ struct TagConfig(String, bool);
 impl Builder for TagConfig {
     fn build(self: Box<Self>, _ctx: &BuildContext<'_>) -> Result<Built, ConfigError> {
         if self.1 {
-            return Err(ConfigError::new(ErrorCode::Build, "this tag cannot be built"));
+            return Err(ConfigError::new(
+                ErrorCode::Build,
+                "this tag cannot be built",
+            ));
         }
         Ok(Built::Processor(Box::new(Tag(self.0))))
     }
@@ -130,13 +133,19 @@ impl Builder for CollectConfig {
     }
 }
 fn validate_collect(r: &mut NodeReader<'_>) -> Option<Box<dyn Builder>> {
-    Some(Box::new(CollectConfig(r.duration("delay").unwrap_or_default())))
+    Some(Box::new(CollectConfig(
+        r.duration("delay").unwrap_or_default(),
+    )))
 }
 
 fn registry() -> Registry {
     let mut r = Registry::new();
     for (kind, type_name, validate) in [
-        (NodeKind::Receiver, "seq", validate_seq as weir_engine::registry::ValidateFn),
+        (
+            NodeKind::Receiver,
+            "seq",
+            validate_seq as weir_engine::registry::ValidateFn,
+        ),
         (NodeKind::Processor, "tag", validate_tag),
         (NodeKind::Exporter, "collect", validate_collect),
     ] {
@@ -250,7 +259,9 @@ async fn edits_under_load_lose_and_repeat_nothing() {
         numbers == (0..sent).collect::<Vec<_>>(),
         "not exactly once in order: sent {sent}, got {}, {disorder} breaks, by tag (count, min, max): {by_tag:?}; {:?}",
         numbers.len(),
-        seen.iter().map(|(k, v)| (k.clone(), v.len())).collect::<Vec<_>>()
+        seen.iter()
+            .map(|(k, v)| (k.clone(), v.len()))
+            .collect::<Vec<_>>()
     );
     // Tags: `a,` then `p,b,` (v2, the refused reload changed nothing)
     // then `b,` (v3), each phase contiguous.
@@ -267,5 +278,8 @@ async fn edits_under_load_lose_and_repeat_nothing() {
     // The branch saw a contiguous run of what was sent while it existed.
     let branch: Vec<u64> = seen["branch"].iter().map(|(n, _)| *n).collect();
     assert!(branch.len() >= 300, "branch saw {}", branch.len());
-    assert!(branch.windows(2).all(|w| w[1] == w[0] + 1), "branch has gaps");
+    assert!(
+        branch.windows(2).all(|w| w[1] == w[0] + 1),
+        "branch has gaps"
+    );
 }

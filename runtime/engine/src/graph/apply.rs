@@ -171,7 +171,11 @@ impl RunningPipeline {
     }
 
     /// Builds stopped receivers again from their running declarations.
-    fn restore_receivers(&mut self, stopped: &[String], held: &HashMap<String, mpsc::Sender<Message>>) {
+    fn restore_receivers(
+        &mut self,
+        stopped: &[String],
+        held: &HashMap<String, mpsc::Sender<Message>>,
+    ) {
         for id in stopped {
             let Some(decl) = self.decls.iter().find(|d| &d.id.value == id).cloned() else {
                 continue;
@@ -183,7 +187,9 @@ impl RunningPipeline {
             let mut reader = decl.reader(&mut errors);
             let builder = (component.validate)(&mut reader);
             reader.finish();
-            let built = builder.ok_or(()).and_then(|b| self.build(id, b).map_err(|_| ()));
+            let built = builder
+                .ok_or(())
+                .and_then(|b| self.build(id, b).map_err(|_| ()));
             match built {
                 Ok(Built::Receiver(r)) => {
                     let senders = self.senders_for(&consumers_of(&self.decls, id), held);
@@ -192,7 +198,9 @@ impl RunningPipeline {
                     self.spawn_receiver(id, r, routes, metrics);
                     tracing::info!(node = %id, "Receiver restored after a refused reload.");
                 }
-                _ => tracing::error!(node = %id, "Receiver could not be restored after a refused reload."),
+                _ => {
+                    tracing::error!(node = %id, "Receiver could not be restored after a refused reload.")
+                }
             }
         }
     }
@@ -316,7 +324,11 @@ impl RunningPipeline {
         let mut rewired = BTreeSet::new();
         let mut fresh_routes = HashMap::new();
         let mut all_edges = HashMap::new();
-        for decl in pipeline.nodes.iter().filter(|d| d.kind != NodeKind::Exporter) {
+        for decl in pipeline
+            .nodes
+            .iter()
+            .filter(|d| d.kind != NodeKind::Exporter)
+        {
             let id = &decl.id.value;
             let consumers = consumers_of(&pipeline.nodes, id);
             let mut senders = Vec::new();
@@ -354,9 +366,7 @@ impl RunningPipeline {
             let _ = all_edges.insert(id.clone(), edges);
             if diff.unchanged.contains(id) {
                 let before = consumers_of(&self.decls, id);
-                if before != consumers
-                    || consumers.iter().any(|c| fresh_weak.contains_key(c))
-                {
+                if before != consumers || consumers.iter().any(|c| fresh_weak.contains_key(c)) {
                     let _ = rewired.insert(id.clone());
                 }
                 if let Some(routes) = self.nodes.get(id).and_then(|h| h.routes.upgrade()) {
@@ -415,7 +425,15 @@ impl RunningPipeline {
                         (name, r)
                     });
                     let input = fresh_weak.remove(&id);
-                    self.insert_downstream(&id, NodeKind::Processor, input, &routes, done_rx, reloader, metrics);
+                    self.insert_downstream(
+                        &id,
+                        NodeKind::Processor,
+                        input,
+                        &routes,
+                        done_rx,
+                        reloader,
+                        metrics,
+                    );
                 }
                 Built::Exporter(e) => {
                     let Some(rx) = fresh_rx.remove(&id) else {
@@ -436,7 +454,15 @@ impl RunningPipeline {
                         (name, r)
                     });
                     let input = fresh_weak.remove(&id);
-                    self.insert_downstream(&id, NodeKind::Exporter, input, &routes, done_rx, None, metrics);
+                    self.insert_downstream(
+                        &id,
+                        NodeKind::Exporter,
+                        input,
+                        &routes,
+                        done_rx,
+                        None,
+                        metrics,
+                    );
                 }
             }
         }

@@ -281,10 +281,8 @@ impl Inner {
         {
             return self.refused("swap", "the node has stopped".to_string());
         }
-        let outcome = rx
-            .recv()
-            .unwrap_or_else(|_| self.refused("swap", "the node has stopped".to_string()));
-        outcome
+        rx.recv()
+            .unwrap_or_else(|_| self.refused("swap", "the node has stopped".to_string()))
     }
 }
 
