@@ -5,6 +5,7 @@ mod cli;
 mod components;
 mod logging;
 mod plugin;
+mod reload;
 mod run;
 mod slo;
 

@@ -12,6 +12,7 @@ use weir_engine::graph::{self, Readiness};
 use crate::cli::{LogFormat, QueryArgs, RunArgs, ValidateArgs};
 use crate::components::registry;
 use crate::logging;
+use crate::reload;
 
 /// The built-in default pipeline.
 pub const DEFAULT_PIPELINE: &str = include_str!("../../../pipelines/default.kdl");
@@ -48,7 +49,8 @@ fn read_pipeline(file: Option<&Path>) -> Result<(String, String), String> {
     }
 }
 
-fn load(name: &str, text: &str) -> Result<graph::ValidatedPipeline, Diagnostics> {
+/// Parses and validates a pipeline's text.
+pub(crate) fn load(name: &str, text: &str) -> Result<graph::ValidatedPipeline, Diagnostics> {
     let (pipeline, shape_errors) = weir_config::parse_partial(name, text)?;
     graph::validate_with(pipeline, shape_errors, &registry())
 }
@@ -155,11 +157,12 @@ pub fn run(args: RunArgs, log_format: LogFormat) -> ExitCode {
         }
     };
     let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    rt.block_on(run_pipeline(name, validated, base_dir))
+    rt.block_on(run_pipeline(name, args.file, validated, base_dir))
 }
 
 async fn run_pipeline(
     name: String,
+    file: Option<PathBuf>,
     validated: graph::ValidatedPipeline,
     base_dir: PathBuf,
 ) -> ExitCode {
@@ -176,11 +179,19 @@ async fn run_pipeline(
         }
     };
     let ready = Readiness::default();
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::channel(4);
     let mut admin = None;
     if let Some(addr) = &settings.admin {
-        match weir_engine::admin::serve(addr.value, running.metrics.clone(), ready.clone()).await {
+        let served = weir_engine::admin::serve_with_reload(
+            addr.value,
+            running.metrics.clone(),
+            ready.clone(),
+            Some(reload_tx.clone()),
+        )
+        .await;
+        match served {
             Ok((local, handle)) => {
-                tracing::info!(address = %local, "Admin endpoint listening (/metrics, /healthz, /readyz).");
+                tracing::info!(address = %local, "Admin endpoint listening (/metrics, /healthz, /readyz, POST /reload).");
                 admin = Some(handle);
             }
             Err(e) => {
@@ -190,8 +201,19 @@ async fn run_pipeline(
             }
         }
     }
+    let mut watch = None;
+    if settings.watch {
+        let files = reload::watched_files(&running, file.as_deref());
+        match reload::FileWatch::start(files, settings.watch_debounce, reload_tx.clone()) {
+            Ok(w) => watch = Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot watch files; reload with SIGHUP or POST /reload.")
+            }
+        }
+    }
+    spawn_sighup(reload_tx);
     ready.set(true);
-    tracing::info!(pipeline = %name, "weir is running; stop with Ctrl-C or SIGTERM.");
+    tracing::info!(pipeline = %name, "weir is running; stop with Ctrl-C or SIGTERM, reload with SIGHUP.");
 
     let mut code = ExitCode::SUCCESS;
     let signal = shutdown_signal();
@@ -201,6 +223,15 @@ async fn run_pipeline(
             sig = &mut signal => {
                 tracing::info!(signal = sig, timeout = ?settings.shutdown_timeout, "Shutting down: draining queues.");
                 break;
+            }
+            Some(request) = reload_rx.recv() => {
+                let report = reload::reload(&mut running, file.as_deref(), request.trigger).await;
+                if let Some(w) = watch.as_mut() {
+                    w.set(reload::watched_files(&running, file.as_deref()));
+                }
+                if let Some(reply) = request.reply {
+                    let _ = reply.send(report);
+                }
             }
             (node, result) = running.wait_node_exit() => {
                 match result {
@@ -236,6 +267,30 @@ async fn run_pipeline(
         h.abort();
     }
     code
+}
+
+/// Turns every `SIGHUP` into a reload request.
+fn spawn_sighup(tx: tokio::sync::mpsc::Sender<weir_engine::reload::ReloadRequest>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot listen for SIGHUP; reload with POST /reload.");
+            return;
+        }
+    };
+    drop(tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading.");
+            let request = weir_engine::reload::ReloadRequest {
+                trigger: "sighup",
+                reply: None,
+            };
+            if tx.send(request).await.is_err() {
+                return;
+            }
+        }
+    }));
 }
 
 async fn shutdown_signal() -> &'static str {

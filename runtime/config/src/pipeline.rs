@@ -81,6 +81,12 @@ pub struct Settings {
     /// How often the SLI processors of the `slo` blocks emit their
     /// counters. Default 10 s.
     pub sli_interval: Duration,
+    /// Reload when the pipeline file or a plugin file changes. Default
+    /// off (`SIGHUP` and `POST /reload` always work).
+    pub watch: bool,
+    /// How long files must be quiet before a watched change reloads (an
+    /// editor or a copy writes in several steps). Default 250 ms.
+    pub watch_debounce: Duration,
 }
 
 impl Settings {
@@ -101,6 +107,8 @@ impl Default for Settings {
             channel_capacity: 64,
             threads: 0,
             sli_interval: Self::DEFAULT_SLI_INTERVAL,
+            watch: false,
+            watch_debounce: Duration::from_millis(250),
         }
     }
 }
@@ -382,6 +390,20 @@ fn read_settings(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Settings {
             ),
             None => {}
         }
+    }
+    if let Some(w) = r.bool("watch") {
+        s.watch = w;
+    }
+    if let Some(d) = r.duration("watch-debounce") {
+        if d > Duration::from_secs(60) {
+            let span = r.span();
+            r.invalid(
+                span,
+                "`watch-debounce` above 1m",
+                "files are quiet long before a minute: write \"250ms\"",
+            );
+        }
+        s.watch_debounce = d;
     }
     r.finish();
     s

@@ -5,10 +5,18 @@
 //! batch, never a copy of data) and waits while a consumer's channel is full:
 //! that wait is the backpressure that reaches receivers, which turn it into
 //! RESOURCE_EXHAUSTED / 429 for their clients (see [`Output::try_send_for`]).
+//!
+//! The consumers of an output are a shared [`Routes`] table: every clone of
+//! the output (a receiver clones it per connection) sends through the same
+//! table, which a pipeline reload rewires in place when consumers are added,
+//! removed or replaced. The engine keeps only a weak handle on it, so the
+//! table (and its senders) is dropped with the node's last output, and the
+//! channels downstream close as before.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
 use crate::message::Message;
@@ -54,17 +62,60 @@ pub enum SendError {
     Closed(Message),
 }
 
+/// The consumers of one node's output, shared by every clone of it.
+#[derive(Default)]
+pub struct Routes(RwLock<Arc<[mpsc::Sender<Message>]>>);
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("consumers", &self.0.read().len())
+            .finish()
+    }
+}
+
+impl Routes {
+    /// A table over `senders`.
+    pub fn new(senders: Vec<mpsc::Sender<Message>>) -> Arc<Self> {
+        Arc::new(Routes(RwLock::new(senders.into())))
+    }
+
+    /// Replaces the consumers. A send in progress finishes on the old ones;
+    /// the next one uses the new ones.
+    pub fn set(&self, senders: Vec<mpsc::Sender<Message>>) {
+        *self.0.write() = senders.into();
+    }
+
+    fn current(&self) -> Arc<[mpsc::Sender<Message>]> {
+        self.0.read().clone()
+    }
+}
+
 /// The sending side of a node: one bounded sender per consumer.
 #[derive(Clone)]
 pub struct Output {
-    senders: Vec<mpsc::Sender<Message>>,
+    routes: Arc<Routes>,
     metrics: Arc<NodeMetrics>,
 }
 
 impl Output {
     /// An output to `senders`, counting into `metrics`.
     pub fn new(senders: Vec<mpsc::Sender<Message>>, metrics: Arc<NodeMetrics>) -> Self {
-        Output { senders, metrics }
+        Output {
+            routes: Routes::new(senders),
+            metrics,
+        }
+    }
+
+    /// An output through a shared routing table (the engine's, so that a
+    /// reload can rewire it).
+    pub fn with_routes(routes: Arc<Routes>, metrics: Arc<NodeMetrics>) -> Self {
+        Output { routes, metrics }
+    }
+
+    /// A weak handle on the routing table.
+    pub fn routes(&self) -> Weak<Routes> {
+        Arc::downgrade(&self.routes)
     }
 
     /// The node's metrics.
@@ -74,7 +125,7 @@ impl Output {
 
     /// Whether anyone consumes this output.
     pub fn is_connected(&self) -> bool {
-        !self.senders.is_empty()
+        !self.routes.current().is_empty()
     }
 
     /// Sends to every consumer, waiting while a channel is full.
@@ -83,9 +134,10 @@ impl Output {
     /// [`SendError::Closed`] when a consumer has stopped.
     pub async fn send(&self, msg: Message) -> Result<(), SendError> {
         let items = msg.batch.items();
-        let n = self.senders.len();
+        let senders = self.routes.current();
+        let n = senders.len();
         let mut msg = Some(msg);
-        for (i, tx) in self.senders.iter().enumerate() {
+        for (i, tx) in senders.iter().enumerate() {
             let m = if i + 1 == n { msg.take() } else { msg.clone() };
             let Some(m) = m else { break };
             tx.send(m).await.map_err(|e| SendError::Closed(e.0))?;
@@ -106,9 +158,10 @@ impl Output {
     /// during shutdown.
     pub async fn try_send_for(&self, msg: Message, wait: Duration) -> Result<(), SendError> {
         let items = msg.batch.items();
-        let n = self.senders.len();
+        let senders = self.routes.current();
+        let n = senders.len();
         let mut msg = Some(msg);
-        for (i, tx) in self.senders.iter().enumerate() {
+        for (i, tx) in senders.iter().enumerate() {
             let m = if i + 1 == n { msg.take() } else { msg.clone() };
             let Some(m) = m else { break };
             let permit = match tokio::time::timeout(wait, tx.reserve()).await {

@@ -9,6 +9,7 @@
 //! - [`graph`]: builds a running pipeline from a validated configuration
 //!   and shuts it down gracefully.
 //! - [`metrics`]: self-metrics per node, rendered in Prometheus text format.
+//! - [`reload`]: hot reload — the pipeline diff, plugin swaps, reports.
 //! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`).
 //! - [`processors`]: processors built into the engine (`batch`).
 
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod node;
 pub mod processors;
 pub mod registry;
+pub mod reload;
 
 pub use error::{EngineError, NodeError};
 pub use message::{Ack, Delivery, Message};

@@ -153,6 +153,12 @@ impl MetricsRegistry {
         m
     }
 
+    /// Forgets the counters of the node called `node` (removed by a
+    /// reload).
+    pub fn remove(&self, node: &str) {
+        self.nodes.write().retain(|m| m.node != node);
+    }
+
     /// Adds series rendered by a component (plugin telemetry, scrape
     /// health...) after the node series. A collector registered again
     /// under the same `name` replaces the previous one, so a component

@@ -30,6 +30,7 @@ use crate::channel::{Input, Output};
 use crate::error::NodeError;
 use crate::message::Message;
 use crate::metrics::NodeMetrics;
+use crate::reload::Reloadable;
 
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -43,6 +44,11 @@ impl Shutdown {
     pub fn new() -> (watch::Sender<bool>, Shutdown) {
         let (tx, rx) = watch::channel(false);
         (tx, Shutdown(rx))
+    }
+
+    /// A signal over an existing trigger.
+    pub fn from_watch(rx: watch::Receiver<bool>) -> Shutdown {
+        Shutdown(rx)
     }
 
     /// Waits until shutdown is requested (or the trigger is gone).
@@ -101,6 +107,13 @@ pub trait Receiver: Send + 'static {
 pub trait Processor: Send + 'static {
     /// Runs until its input is closed and drained, flushes, returns.
     fn run(self: Box<Self>, ctx: ProcessorContext) -> BoxFuture<Result<(), NodeError>>;
+
+    /// A handle to swap the node's code while it runs (a plugin), asked
+    /// once before [`Processor::run`]; `None` (the default) for nodes
+    /// whose code is built in.
+    fn reloader(&self) -> Option<Arc<dyn Reloadable>> {
+        None
+    }
 }
 
 /// A node that sends data out of the pipeline.

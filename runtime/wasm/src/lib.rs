@@ -9,7 +9,8 @@
 //! - [`host`]: the host side of the ABI — the `batch` resource over Arrow,
 //!   and the kernels (delete, regex redact, hash, trace-id sampling).
 //! - [`processor`]: the `wasm` processor node (KDL configuration, failure
-//!   policy, circuit breaker); [`validate`] is its registry entry.
+//!   policy, circuit breaker, hot reload with canary and rollback);
+//!   [`validate`] is its registry entry.
 //! - [`builtin`]: `builtin:redact`, `builtin:sample`, `builtin:noop`,
 //!   built from `plugins/` by this crate's build script.
 //! - [`telemetry`]: plugin counters in the Prometheus text format.
@@ -43,7 +44,9 @@ pub use engine::PluginEngine;
 pub use error::{CallError, WasmError};
 pub use limits::Limits;
 pub use plugin::{Instance, Plugin, Processed};
-pub use processor::{Grant, OnError, PluginSource, WasmConfig, WasmProcessor, validate};
+pub use processor::{
+    Grant, OnError, PluginReloader, PluginSource, WasmConfig, WasmProcessor, validate,
+};
 pub use telemetry::render as render_metrics;
 
 /// The directory holding every plugin `.wasm` built from `plugins/` (the

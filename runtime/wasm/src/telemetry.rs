@@ -34,8 +34,9 @@ pub struct PluginStats {
     pub node: String,
     /// The plugin's name.
     pub plugin: String,
-    /// The component's SHA-256 (12 hex digits).
-    pub hash: String,
+    /// The running component's SHA-256 (12 hex digits); a hot reload
+    /// changes it.
+    hash: Mutex<String>,
     /// Batches handed to the plugin.
     pub calls: AtomicU64,
     /// Failures by kind ([`crate::CallError::kind`]).
@@ -50,6 +51,15 @@ pub struct PluginStats {
     pub circuit_open: AtomicU64,
     /// Log lines of the plugin dropped by the per-call budget.
     pub logs_dropped: AtomicU64,
+    /// New versions swapped in by a hot reload.
+    pub reloads: AtomicU64,
+    /// New versions refused (compile, init or state restore failed).
+    pub reloads_refused: AtomicU64,
+    /// New versions rolled back after failing during their canary.
+    pub rollbacks: AtomicU64,
+    /// The hash of the last version rolled back (not retried until the
+    /// component changes again).
+    rolled_back: Mutex<String>,
 }
 
 impl PluginStats {
@@ -58,9 +68,29 @@ impl PluginStats {
         PluginStats {
             node: node.to_string(),
             plugin: plugin.to_string(),
-            hash: hash.to_string(),
+            hash: Mutex::new(hash.to_string()),
             ..PluginStats::default()
         }
+    }
+
+    /// The running component's hash (12 hex digits).
+    pub fn hash(&self) -> String {
+        self.hash.lock().clone()
+    }
+
+    /// Records that version `hash` was rolled back.
+    pub fn set_rolled_back(&self, hash: &str) {
+        *self.rolled_back.lock() = hash.to_string();
+    }
+
+    /// The hash of the last version rolled back, if any.
+    pub fn rolled_back(&self) -> String {
+        self.rolled_back.lock().clone()
+    }
+
+    /// Records that another version runs now.
+    pub fn set_hash(&self, hash: &str) {
+        *self.hash.lock() = hash.to_string();
     }
 
     /// Counts one failure of `kind`.
@@ -303,11 +333,11 @@ pub fn render() -> String {
             "node=\"{}\",plugin=\"{}\",hash=\"{}\"",
             escape(&s.node),
             escape(&s.plugin),
-            escape(&s.hash)
+            escape(&s.hash())
         )
     };
     type Get = fn(&PluginStats) -> u64;
-    let counters: [(&str, &str, Get); 5] = [
+    let counters: [(&str, &str, Get); 8] = [
         (
             "weir_plugin_calls_total",
             "Batches handed to a plugin.",
@@ -332,6 +362,21 @@ pub fn render() -> String {
             "weir_plugin_logs_dropped_total",
             "Plugin log lines dropped by the per-call budget.",
             |s| s.logs_dropped.load(Relaxed),
+        ),
+        (
+            "weir_plugin_reloads_total",
+            "New plugin versions swapped in by a hot reload.",
+            |s| s.reloads.load(Relaxed),
+        ),
+        (
+            "weir_plugin_reloads_refused_total",
+            "New plugin versions refused by a hot reload (compile, init or state restore failed).",
+            |s| s.reloads_refused.load(Relaxed),
+        ),
+        (
+            "weir_plugin_rollbacks_total",
+            "New plugin versions rolled back after failing during their canary batches.",
+            |s| s.rollbacks.load(Relaxed),
         ),
     ];
     for (name, help, get) in counters {

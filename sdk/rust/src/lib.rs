@@ -112,8 +112,8 @@ pub trait Plugin: Sized + 'static {
     /// returned. Default: ignores it.
     ///
     /// # Errors
-    /// [`PluginError::Failed`] when the state cannot be read; the node then
-    /// starts the new version without it.
+    /// [`PluginError::Failed`] when the state cannot be read; the reload is
+    /// then refused and the previous version keeps running with its state.
     fn restore_state(&mut self, state: &[u8]) -> Result<(), PluginError> {
         let _ = state;
         Ok(())

@@ -24,6 +24,8 @@
 //!     forward #false                   // send on only the metric points the
 //!                                      // plugin emits; default #true
 //!     grants { read "./lookups" }      // preopened read-only as /lookups
+//!     canary 8                         // batches a reloaded version must
+//!                                      // pass before the old one goes
 //! }
 //! ```
 
@@ -134,9 +136,16 @@ pub struct WasmConfig {
     /// downstream (the default), or only the metric points it emits (a
     /// side branch that derives metrics, like the SLOs' `builtin:sli`).
     pub forward: bool,
+    /// `canary`: batches a hot-reloaded version must process without a
+    /// failure before the previous version is let go; a failure in them
+    /// rolls back. Default [`WasmConfig::DEFAULT_CANARY`].
+    pub canary: u32,
 }
 
 impl WasmConfig {
+    /// Default `canary`.
+    pub const DEFAULT_CANARY: u32 = 8;
+
     /// A configuration for `plugin` with every default (for programmatic
     /// use and tests).
     pub fn new(plugin: PluginSource) -> Self {
@@ -150,6 +159,7 @@ impl WasmConfig {
             tick: None,
             grants: Vec::new(),
             forward: true,
+            canary: Self::DEFAULT_CANARY,
         }
     }
 }
@@ -406,6 +416,11 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
     }
 
     let grants = read_grants(r);
+    let canary = r
+        .u64_in("canary", 0..=1_000_000)
+        .map_or(WasmConfig::DEFAULT_CANARY, |n| {
+            u32::try_from(n).unwrap_or(u32::MAX)
+        });
 
     let tick = r.duration("tick");
     if tick.is_some_and(|t| t < Duration::from_millis(10)) {
@@ -425,5 +440,6 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
         tick,
         grants,
         forward,
+        canary,
     })
 }

@@ -37,7 +37,9 @@ use crate::host::emit;
 use crate::plugin::{Instance, Plugin, Processed};
 use crate::processor::breaker::{Breaker, Gate};
 use crate::processor::config::{OnError, PluginSource, WasmConfig};
+use crate::processor::reload::{Canary, Candidate, PluginReloader, ReloaderParts};
 use crate::telemetry::{self, PluginStats, PluginTelemetry};
+use weir_engine::reload::{PluginReload, Reloadable};
 
 /// An empty batch of `signal` (for the start-up probe).
 pub fn empty_batch(signal: Signal) -> Batch {
@@ -98,16 +100,25 @@ impl WasmConfig {
         let core = Core {
             node: node.to_string(),
             plugin: plugin.clone(),
-            config,
+            config: config.clone(),
             instance: None,
             breaker: Breaker::new(self.circuit),
             stats: stats.clone(),
             telemetry: telemetry.clone(),
+            canary: None,
         };
         let worker = Worker::start(core).map_err(|e| WasmError::Start {
             plugin: name.clone(),
             source: e,
         })?;
+        let reloader = PluginReloader::new(ReloaderParts {
+            node: node.to_string(),
+            base_dir: base_dir.to_path_buf(),
+            config,
+            jobs: worker.jobs.clone(),
+            stats: stats.clone(),
+            telemetry: telemetry.clone(),
+        });
         tracing::info!(
             node,
             plugin = %name,
@@ -125,6 +136,7 @@ impl WasmConfig {
             worker,
             stats,
             telemetry,
+            reloader,
         })
     }
 }
@@ -162,14 +174,58 @@ impl Builder for WasmConfig {
 
 /// The plugin side of a node: the instance and its failure handling. It
 /// lives on the node's own thread ([`Worker`]).
-struct Core {
-    node: String,
-    plugin: Plugin,
-    config: WasmConfig,
-    instance: Option<Instance>,
-    breaker: Breaker,
-    stats: Arc<PluginStats>,
-    telemetry: Arc<PluginTelemetry>,
+pub(crate) struct Core {
+    pub(crate) node: String,
+    pub(crate) plugin: Plugin,
+    pub(crate) config: WasmConfig,
+    pub(crate) instance: Option<Instance>,
+    pub(crate) breaker: Breaker,
+    pub(crate) stats: Arc<PluginStats>,
+    pub(crate) telemetry: Arc<PluginTelemetry>,
+    /// A hot-reloaded version on probation, and the one it replaced.
+    pub(crate) canary: Option<Canary>,
+}
+
+/// A serving instance of `plugin` for node `node`: first a probe — the
+/// plugin's own validation, then one empty batch of each signal, so that
+/// what it checks only when it uses the host (a pattern that does not
+/// compile) is refused now rather than on every batch; its state is thrown
+/// away — then the instance that will serve.
+///
+/// # Errors
+/// The plugin refused its configuration or could not start.
+pub(crate) fn prepare(
+    plugin: &Plugin,
+    node: &str,
+    config: &WasmConfig,
+    stats: &PluginStats,
+    telemetry: &Arc<PluginTelemetry>,
+) -> Result<Instance, CallError> {
+    let mut probe = plugin.instantiate_granted(
+        node,
+        config.limits,
+        Arc::new(PluginTelemetry::default()),
+        &config.config,
+        &config.grants,
+    )?;
+    for signal in Signal::ALL {
+        match probe.process(&empty_batch(signal)) {
+            Ok(_) => {}
+            Err(e @ CallError::InvalidConfig(_)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(node, plugin = %plugin.name(), hash = %stats.hash(), error = %e, "Plugin failed on an empty batch at start-up.");
+                break;
+            }
+        }
+    }
+    drop(probe);
+    plugin.instantiate_granted(
+        node,
+        config.limits,
+        telemetry.clone(),
+        &config.config,
+        &config.grants,
+    )
 }
 
 /// What became of one batch.
@@ -188,34 +244,12 @@ pub enum Outcome {
 impl Core {
     /// The probe and the serving instance.
     fn start(&mut self) -> Result<(), CallError> {
-        // The probe: the plugin's own validation, then one empty batch of
-        // each signal, so that what it checks only when it uses the host (a
-        // pattern that does not compile) is refused now rather than on
-        // every batch. Its state is thrown away.
-        let mut probe = self.plugin.instantiate_granted(
+        let instance = prepare(
+            &self.plugin,
             &self.node,
-            self.config.limits,
-            Arc::new(PluginTelemetry::default()),
-            &self.config.config,
-            &self.config.grants,
-        )?;
-        for signal in Signal::ALL {
-            match probe.process(&empty_batch(signal)) {
-                Ok(_) => {}
-                Err(e @ CallError::InvalidConfig(_)) => return Err(e),
-                Err(e) => {
-                    tracing::warn!(node = %self.node, plugin = %self.plugin.name(), hash = %self.stats.hash, error = %e, "Plugin failed on an empty batch at start-up.");
-                    break;
-                }
-            }
-        }
-        drop(probe);
-        let instance = self.plugin.instantiate_granted(
-            &self.node,
-            self.config.limits,
-            self.telemetry.clone(),
-            &self.config.config,
-            &self.config.grants,
+            &self.config,
+            &self.stats,
+            &self.telemetry,
         )?;
         self.instance = Some(instance);
         Ok(())
@@ -245,7 +279,7 @@ impl Core {
         tracing::warn!(
             node = %self.node,
             plugin = %self.plugin.name(),
-            hash = %self.stats.hash,
+            hash = %self.stats.hash(),
             kind = e.kind(),
             error = %e,
             items,
@@ -263,7 +297,7 @@ impl Core {
             tracing::error!(
                 node = %self.node,
                 plugin = %self.plugin.name(),
-                hash = %self.stats.hash,
+                hash = %self.stats.hash(),
                 pause_ms = pause.as_millis() as u64,
                 "Plugin keeps failing; bypassing it for a while."
             );
@@ -276,7 +310,7 @@ impl Core {
             tracing::info!(
                 node = %self.node,
                 plugin = %self.plugin.name(),
-                hash = %self.stats.hash,
+                hash = %self.stats.hash(),
                 "Plugin recovered; calling it again."
             );
         }
@@ -298,9 +332,11 @@ impl Core {
                         .fetch_add(u64::from(p.logs_dropped), Relaxed);
                 }
                 self.succeeded();
+                self.canary_passed();
                 Outcome::Processed(p)
             }
             Err(e @ CallError::Data(_)) => Outcome::Failed { error: Some(e) },
+            Err(e) if self.roll_back(&e) => self.process(batch),
             Err(e) => {
                 self.failed(&e, batch.items());
                 Outcome::Failed { error: Some(e) }
@@ -321,6 +357,7 @@ impl Core {
                 self.succeeded();
                 points
             }
+            Err(e) if self.roll_back(&e) => self.tick(),
             Err(e) => {
                 self.failed(&e, 0);
                 Vec::new()
@@ -330,9 +367,11 @@ impl Core {
 }
 
 /// A job for the node's thread.
-enum Job {
+pub(crate) enum Job {
     Process(Batch, Box<dyn FnOnce(Outcome) + Send>),
     Tick(Box<dyn FnOnce(Vec<MetricPoint>) + Send>),
+    /// A hot reload's new version, swapped in between two batches.
+    Swap(Box<Candidate>, Box<dyn FnOnce(PluginReload) + Send>),
 }
 
 /// The node's own thread, where its plugin instance lives and runs.
@@ -373,6 +412,7 @@ impl Worker {
                 match job {
                     Job::Process(batch, reply) => reply(core.process(&batch)),
                     Job::Tick(reply) => reply(core.tick()),
+                    Job::Swap(candidate, reply) => reply(core.swap(*candidate)),
                 }
             }
         });
@@ -414,6 +454,7 @@ pub struct WasmProcessor {
     worker: Worker,
     stats: Arc<PluginStats>,
     telemetry: Arc<PluginTelemetry>,
+    reloader: PluginReloader,
 }
 
 impl std::fmt::Debug for WasmProcessor {
@@ -436,9 +477,14 @@ impl WasmProcessor {
         &self.telemetry
     }
 
-    /// The plugin.
+    /// The plugin it was built with.
     pub fn plugin(&self) -> &Plugin {
         &self.plugin
+    }
+
+    /// The handle that hot-reloads its plugin.
+    pub fn reloader(&self) -> &PluginReloader {
+        &self.reloader
     }
 
     /// Hands one batch to the plugin and waits for the outcome (blocking
@@ -551,6 +597,10 @@ impl WasmProcessor {
 }
 
 impl Processor for WasmProcessor {
+    fn reloader(&self) -> Option<Arc<dyn Reloadable>> {
+        Some(Arc::new(self.reloader.clone()))
+    }
+
     fn run(self: Box<Self>, mut ctx: ProcessorContext) -> BoxFuture<Result<(), NodeError>> {
         let node = *self;
         Box::pin(async move {

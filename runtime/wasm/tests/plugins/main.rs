@@ -10,5 +10,6 @@ mod config;
 mod enrich;
 mod hostile;
 mod redact;
+mod reload;
 mod sample;
 mod sli;

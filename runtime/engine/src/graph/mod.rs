@@ -6,28 +6,32 @@
 //! from each node to the nodes that name it in `from`, and spawns one task
 //! per node. [`RunningPipeline::shutdown`] stops the receivers and waits, up
 //! to a deadline, for everything downstream to drain.
+//! [`RunningPipeline::reload`] applies a new validated pipeline to the
+//! running one, touching only the nodes that differ (`apply.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use weir_config::{ConfigError, ErrorCode, NodeKind, Pipeline};
+use weir_config::{ConfigError, ErrorCode, NodeDecl, NodeKind, Pipeline};
 
-use crate::channel::{Input, Output};
 use crate::error::{EngineError, NodeError};
-use crate::message::Message;
 use crate::metrics::MetricsRegistry;
-use crate::node::{ExporterContext, ProcessorContext, ReceiverContext, Shutdown};
-use crate::registry::{BuildContext, Builder, Built, Registry};
+use crate::registry::{Builder, Registry};
+use crate::reload::{NodeReload, Reloadable};
+
+mod apply;
+
+use apply::NodeHandle;
 
 /// A pipeline whose every node configuration is valid.
 pub struct ValidatedPipeline {
     /// The parsed pipeline.
     pub pipeline: Pipeline,
     builders: Vec<Box<dyn Builder>>,
+    registry: Registry,
 }
 
 impl std::fmt::Debug for ValidatedPipeline {
@@ -115,18 +119,27 @@ pub fn validate_with(
     if !errors.is_empty() {
         return Err(pipeline.diagnostics(errors));
     }
-    Ok(ValidatedPipeline { pipeline, builders })
+    Ok(ValidatedPipeline {
+        pipeline,
+        builders,
+        registry: registry.clone(),
+    })
 }
 
 /// A running pipeline.
 pub struct RunningPipeline {
-    shutdown_tx: watch::Sender<bool>,
     receivers: JoinSet<(String, Result<(), NodeError>)>,
     downstream: JoinSet<(String, Result<(), NodeError>)>,
     /// Every node's counters.
     pub metrics: MetricsRegistry,
-    /// Settings of the pipeline.
+    /// Settings of the pipeline (as started: settings apply at start only).
     pub settings: weir_config::Settings,
+    /// The running nodes' declarations, in the order written.
+    decls: Vec<NodeDecl>,
+    /// The running nodes by name.
+    nodes: HashMap<String, NodeHandle>,
+    registry: Registry,
+    base_dir: PathBuf,
 }
 
 /// How a shutdown went.
@@ -148,109 +161,27 @@ pub fn start(
     validated: ValidatedPipeline,
     base_dir: PathBuf,
 ) -> Result<RunningPipeline, EngineError> {
-    let ValidatedPipeline { pipeline, builders } = validated;
-    let metrics = MetricsRegistry::default();
-    let capacity = pipeline.settings.channel_capacity;
-
-    // Build everything first, so a failure leaves nothing running.
-    let mut built = Vec::new();
-    let mut errors = Vec::new();
-    for (decl, builder) in pipeline.nodes.iter().zip(builders) {
-        let ctx = BuildContext {
-            id: &decl.id.value,
-            metrics: &metrics,
-            base_dir: base_dir.clone(),
-        };
-        match builder.build(&ctx) {
-            Ok(b) => built.push((decl, b)),
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(EngineError::Config(pipeline.diagnostics(errors)));
-    }
-
-    // One input channel per processor and exporter.
-    let mut inputs: HashMap<&str, (mpsc::Sender<Message>, mpsc::Receiver<Message>)> =
-        HashMap::new();
-    for decl in &pipeline.nodes {
-        if decl.kind != NodeKind::Receiver {
-            let _ = inputs.insert(decl.id.value.as_str(), mpsc::channel(capacity));
-        }
-    }
-    let senders_for = |id: &str| -> Vec<mpsc::Sender<Message>> {
-        pipeline
-            .consumers(id)
-            .filter_map(|c| inputs.get(c.id.value.as_str()).map(|(tx, _)| tx.clone()))
-            .collect()
+    let mut running = RunningPipeline {
+        receivers: JoinSet::new(),
+        downstream: JoinSet::new(),
+        metrics: MetricsRegistry::default(),
+        settings: validated.pipeline.settings.clone(),
+        decls: Vec::new(),
+        nodes: HashMap::new(),
+        registry: validated.registry.clone(),
+        base_dir,
     };
-    let mut outputs: HashMap<String, Vec<mpsc::Sender<Message>>> = HashMap::new();
-    for decl in &pipeline.nodes {
-        if decl.kind != NodeKind::Exporter {
-            let _ = outputs.insert(decl.id.value.clone(), senders_for(&decl.id.value));
-        }
-    }
-    // Drop the engine's own senders so that channels close when upstream
-    // nodes finish.
-    let mut receivers_of_inputs: HashMap<String, mpsc::Receiver<Message>> = inputs
-        .into_iter()
-        .map(|(id, (_tx, rx))| (id.to_string(), rx))
-        .collect();
-
-    let (shutdown_tx, shutdown) = Shutdown::new();
-    let mut receivers = JoinSet::new();
-    let mut downstream = JoinSet::new();
-    for (decl, node) in built {
-        let id = decl.id.value.clone();
-        let m = metrics.node(&id, decl.kind.as_str(), &decl.type_name.value);
-        match node {
-            Built::Receiver(r) => {
-                let ctx = ReceiverContext {
-                    id: id.clone(),
-                    output: Output::new(outputs.remove(&id).unwrap_or_default(), m.clone()),
-                    shutdown: shutdown.clone(),
-                    metrics: m,
-                };
-                let _ = receivers.spawn(async move { (id, r.run(ctx).await) });
-            }
-            Built::Processor(p) => {
-                let Some(rx) = receivers_of_inputs.remove(&id) else {
-                    continue;
-                };
-                let ctx = ProcessorContext {
-                    id: id.clone(),
-                    input: Input::new(rx, m.clone()),
-                    output: Output::new(outputs.remove(&id).unwrap_or_default(), m.clone()),
-                    metrics: m,
-                };
-                let _ = downstream.spawn(async move { (id, p.run(ctx).await) });
-            }
-            Built::Exporter(e) => {
-                let Some(rx) = receivers_of_inputs.remove(&id) else {
-                    continue;
-                };
-                let ctx = ExporterContext {
-                    id: id.clone(),
-                    input: Input::new(rx, m.clone()),
-                    metrics: m,
-                };
-                let _ = downstream.spawn(async move { (id, e.run(ctx).await) });
-            }
-        }
-    }
-    tracing::info!(nodes = pipeline.nodes.len(), "Pipeline started.");
-    Ok(RunningPipeline {
-        shutdown_tx,
-        receivers,
-        downstream,
-        metrics,
-        settings: pipeline.settings.clone(),
-    })
+    let nodes = validated.pipeline.nodes.len();
+    let mut plan = running.plan(validated)?;
+    running.build_receivers(&mut plan, &[])?;
+    let _ = running.commit(plan);
+    tracing::info!(nodes, "Pipeline started.");
+    Ok(running)
 }
 
 impl RunningPipeline {
-    /// Waits until a node stops on its own (which only happens on an error)
-    /// and returns its name and result.
+    /// Waits until a node stops on its own (on an error, or a node a reload
+    /// removed or replaced) and returns its name and result.
     pub async fn wait_node_exit(&mut self) -> (String, Result<(), NodeError>) {
         tokio::select! {
             Some(r) = self.receivers.join_next() => flatten(r),
@@ -265,10 +196,43 @@ impl RunningPipeline {
         self.receivers.len()
     }
 
+    /// The nodes that can swap their code while running, by name.
+    pub fn reloadables(&self) -> Vec<(String, Arc<dyn Reloadable>)> {
+        self.decls
+            .iter()
+            .filter_map(|d| {
+                let h = self.nodes.get(&d.id.value)?;
+                Some((d.id.value.clone(), h.reloader.clone()?))
+            })
+            .collect()
+    }
+
+    /// Asks every plugin node to re-read its code and swap it if it
+    /// changed (see [`Reloadable`]).
+    pub async fn reload_plugins(&self) -> Vec<NodeReload> {
+        let mut out = Vec::new();
+        for (node, r) in self.reloadables() {
+            let outcome = r.reload().await;
+            out.push(NodeReload { node, outcome });
+        }
+        out
+    }
+
+    /// The running declaration of the pipeline.
+    pub fn declarations(&self) -> &[NodeDecl] {
+        &self.decls
+    }
+
     /// Stops the receivers, then waits up to `deadline` for every processor
     /// and exporter to drain its queue and flush.
     pub async fn shutdown(mut self, deadline: Duration) -> ShutdownReport {
-        let _ = self.shutdown_tx.send(true);
+        for h in self.nodes.values() {
+            if let Some(stop) = &h.stop {
+                let _ = stop.send(true);
+            }
+        }
+        // The engine's handles must not keep anything open.
+        self.nodes.clear();
         let mut failed = Vec::new();
         let until = tokio::time::Instant::now() + deadline;
         let mut aborted = Vec::new();
