@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::message::Message;
+use crate::memory::MemoryLimit;
+use crate::message::{Ack, Message};
 use crate::metrics::NodeMetrics;
 
 /// The receiving end of a node's input channel (fan-in: every upstream node
@@ -59,12 +60,25 @@ pub enum SendError {
 pub struct Output {
     senders: Vec<mpsc::Sender<Message>>,
     metrics: Arc<NodeMetrics>,
+    memory: Option<MemoryLimit>,
 }
 
 impl Output {
     /// An output to `senders`, counting into `metrics`.
     pub fn new(senders: Vec<mpsc::Sender<Message>>, metrics: Arc<NodeMetrics>) -> Self {
-        Output { senders, metrics }
+        Output {
+            senders,
+            metrics,
+            memory: None,
+        }
+    }
+
+    /// The same output, reserving every message's size against `limit` in
+    /// [`Output::try_send_for`] (the engine gives receivers this when the
+    /// pipeline has a `memory-limit`).
+    pub fn with_memory_limit(mut self, limit: Option<MemoryLimit>) -> Self {
+        self.memory = limit;
+        self
     }
 
     /// The node's metrics.
@@ -101,11 +115,25 @@ impl Output {
     /// only partly fanned out when a later consumer is full, and its ack then
     /// reports failure, so the client retries (at-least-once).
     ///
+    /// With a memory limit, the message's size is reserved first (waiting
+    /// up to `wait` for room) and released when its data is dropped
+    /// everywhere; no room is [`SendError::Full`] too.
+    ///
     /// # Errors
-    /// [`SendError::Full`] when a channel stayed full; [`SendError::Closed`]
-    /// during shutdown.
-    pub async fn try_send_for(&self, msg: Message, wait: Duration) -> Result<(), SendError> {
+    /// [`SendError::Full`] when a channel stayed full or memory stayed
+    /// spent; [`SendError::Closed`] during shutdown.
+    pub async fn try_send_for(&self, mut msg: Message, wait: Duration) -> Result<(), SendError> {
         let items = msg.batch.items();
+        if let Some(limit) = &self.memory {
+            let bytes = MemoryLimit::size_of(&msg.batch);
+            match limit.reserve_within(bytes, wait).await {
+                Some(r) => msg.acks.push(Ack::holding(r)),
+                None => {
+                    self.metrics.record_refused(items);
+                    return Err(SendError::Full(msg));
+                }
+            }
+        }
         let n = self.senders.len();
         let mut msg = Some(msg);
         for (i, tx) in self.senders.iter().enumerate() {

@@ -18,16 +18,19 @@ use weir_config::{ConfigError, ErrorCode, NodeKind, Pipeline};
 
 use crate::channel::{Input, Output};
 use crate::error::{EngineError, NodeError};
+use crate::memory::MemoryLimit;
 use crate::message::Message;
 use crate::metrics::MetricsRegistry;
-use crate::node::{ExporterContext, ProcessorContext, ReceiverContext, Shutdown};
+use crate::node::{Exporter, ExporterContext, ProcessorContext, ReceiverContext, Shutdown};
+use crate::queue::{self, DeadLetter, PersistentQueue, QueueConfig};
 use crate::registry::{BuildContext, Builder, Built, Registry};
 
 /// A pipeline whose every node configuration is valid.
 pub struct ValidatedPipeline {
     /// The parsed pipeline.
     pub pipeline: Pipeline,
-    builders: Vec<Box<dyn Builder>>,
+    /// Each node's builder and, for exporters, its persistent queue.
+    builders: Vec<(Box<dyn Builder>, Option<QueueConfig>)>,
 }
 
 impl std::fmt::Debug for ValidatedPipeline {
@@ -103,12 +106,17 @@ pub fn validate_with(
         }
         let mut node_errors = Vec::new();
         let mut reader = decl.reader(&mut node_errors);
+        let queue = if decl.kind == NodeKind::Exporter {
+            reader.block("queue", queue::read)
+        } else {
+            None
+        };
         let builder = (component.validate)(&mut reader);
         reader.finish();
         if node_errors.is_empty()
             && let Some(b) = builder
         {
-            builders.push(b);
+            builders.push((b, queue));
         }
         errors.extend(node_errors);
     }
@@ -155,14 +163,38 @@ pub fn start(
     // Build everything first, so a failure leaves nothing running.
     let mut built = Vec::new();
     let mut errors = Vec::new();
-    for (decl, builder) in pipeline.nodes.iter().zip(builders) {
+    for (decl, (builder, queue_config)) in pipeline.nodes.iter().zip(builders) {
         let ctx = BuildContext {
             id: &decl.id.value,
             metrics: &metrics,
             base_dir: base_dir.clone(),
         };
+        let queue = match &queue_config {
+            Some(q) => {
+                let dir = q.dir(&base_dir, &decl.id.value);
+                match PersistentQueue::open(&decl.id.value, &dir, q, &metrics) {
+                    Ok((queue, _)) => Some(queue),
+                    Err(e) => {
+                        let mut err = ConfigError::new(
+                            ErrorCode::Build,
+                            format!(
+                                "cannot open the persistent queue of {}: {e}",
+                                decl.context()
+                            ),
+                        );
+                        err = match &q.path {
+                            Some(p) => err.at(p.span, "this directory"),
+                            None => err.at(decl.id.span, format!("its queue is {}", dir.display())),
+                        };
+                        errors.push(err.help("give the queue a `path` weir can write to"));
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
         match builder.build(&ctx) {
-            Ok(b) => built.push((decl, b)),
+            Ok(b) => built.push((decl, b, queue)),
             Err(e) => errors.push(e),
         }
     }
@@ -190,24 +222,59 @@ pub fn start(
             let _ = outputs.insert(decl.id.value.clone(), senders_for(&decl.id.value));
         }
     }
+    let mut node_metrics: HashMap<String, Arc<crate::metrics::NodeMetrics>> = HashMap::new();
+    for decl in &pipeline.nodes {
+        let _ = node_metrics.insert(
+            decl.id.value.clone(),
+            metrics.node(&decl.id.value, decl.kind.as_str(), &decl.type_name.value),
+        );
+    }
+    // Exporters that take another exporter's failures: senders of their
+    // inputs, handed to the exporters that name them.
+    let mut dead_letters: HashMap<String, Output> = HashMap::new();
+    for decl in &pipeline.nodes {
+        let Some(target) = &decl.dead_letter else {
+            continue;
+        };
+        if let (Some((tx, _)), Some(m)) = (
+            inputs.get(target.value.as_str()),
+            node_metrics.get(&decl.id.value),
+        ) {
+            let _ = dead_letters.insert(
+                decl.id.value.clone(),
+                Output::new(vec![tx.clone()], m.clone()),
+            );
+        }
+    }
     // Drop the engine's own senders so that channels close when upstream
     // nodes finish.
     let mut receivers_of_inputs: HashMap<String, mpsc::Receiver<Message>> = inputs
         .into_iter()
         .map(|(id, (_tx, rx))| (id.to_string(), rx))
         .collect();
+    let memory = pipeline
+        .settings
+        .memory_limit
+        .map(|l| MemoryLimit::new(usize::try_from(l).unwrap_or(usize::MAX)));
+    if let Some(m) = &memory {
+        let m = m.clone();
+        metrics.add_collector("memory", Arc::new(move |out: &mut String| m.render(out)));
+    }
 
     let (shutdown_tx, shutdown) = Shutdown::new();
     let mut receivers = JoinSet::new();
     let mut downstream = JoinSet::new();
-    for (decl, node) in built {
+    for (decl, node, queue) in built {
         let id = decl.id.value.clone();
-        let m = metrics.node(&id, decl.kind.as_str(), &decl.type_name.value);
+        let Some(m) = node_metrics.get(&id).cloned() else {
+            continue;
+        };
         match node {
             Built::Receiver(r) => {
                 let ctx = ReceiverContext {
                     id: id.clone(),
-                    output: Output::new(outputs.remove(&id).unwrap_or_default(), m.clone()),
+                    output: Output::new(outputs.remove(&id).unwrap_or_default(), m.clone())
+                        .with_memory_limit(memory.clone()),
                     shutdown: shutdown.clone(),
                     metrics: m,
                 };
@@ -228,6 +295,12 @@ pub fn start(
             Built::Exporter(e) => {
                 let Some(rx) = receivers_of_inputs.remove(&id) else {
                     continue;
+                };
+                let dead_letter = dead_letters.remove(&id);
+                let e: Box<dyn Exporter> = match (queue, dead_letter) {
+                    (Some(q), dl) => q.into_exporter(e, dl),
+                    (None, Some(dl)) => DeadLetter::wrap(e, dl),
+                    (None, None) => e,
                 };
                 let ctx = ExporterContext {
                     id: id.clone(),

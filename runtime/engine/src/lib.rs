@@ -8,6 +8,9 @@
 //! - [`registry`]: component types by name (validate, then build).
 //! - [`graph`]: builds a running pipeline from a validated configuration
 //!   and shuts it down gracefully.
+//! - [`memory`]: the global memory limit receivers reserve against.
+//! - [`queue`]: the persistent queue (a write-ahead log per exporter) and
+//!   dead-letter routing.
 //! - [`metrics`]: self-metrics per node, rendered in Prometheus text format.
 //! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`).
 //! - [`processors`]: processors built into the engine (`batch`).
@@ -16,10 +19,12 @@ pub mod admin;
 pub mod channel;
 pub mod error;
 pub mod graph;
+pub mod memory;
 pub mod message;
 pub mod metrics;
 pub mod node;
 pub mod processors;
+pub mod queue;
 pub mod registry;
 
 pub use error::{EngineError, NodeError};
