@@ -132,6 +132,9 @@ pub struct Wal {
     reader: Option<(u64, File)>,
     commit: Position,
     damage: Damage,
+    /// Everything before this was checked (and its damage counted) when
+    /// the queue opened.
+    checked: Position,
 }
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> AppendError + 'a {
@@ -382,6 +385,10 @@ impl Wal {
             .append(true)
             .open(&path)
             .map_err(io_err("open", &path))?;
+        let checked = Position {
+            segment: write_id,
+            offset: segments.back().map_or(0, |s| s.bytes),
+        };
         let wal = Wal {
             dir: dir.to_path_buf(),
             segment_size: config.effective_segment_size(),
@@ -395,8 +402,9 @@ impl Wal {
             reader: None,
             commit: start,
             damage: Damage {
-                corrupted: recovery.corrupted,
+                corrupted: recovery.corrupted + u64::from(recovery.truncated_bytes > 0),
             },
+            checked,
         };
         Ok((wal, recovery))
     }
@@ -547,8 +555,11 @@ impl Wal {
                 }
                 Parsed::Short | Parsed::Bad => {
                     // Damage: scan the rest of the segment for the next
-                    // record that checks.
-                    self.damage.corrupted += 1;
+                    // record that checks. (Damage in what was on disk at
+                    // open was counted then.)
+                    if self.read >= self.checked {
+                        self.damage.corrupted += 1;
+                    }
                     let mut rest = Vec::with_capacity(want);
                     f.seek(SeekFrom::Start(self.read.offset))
                         .map_err(io_err("seek", &path))?;
