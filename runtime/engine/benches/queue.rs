@@ -42,7 +42,9 @@ async fn run(node: Box<dyn Exporter>, batch: &Batch) {
     let mut last = None;
     for _ in 0..BATCHES {
         let (ack, outcome) = Ack::new();
-        tx.send(Message::with_ack(batch.clone(), ack)).await.unwrap();
+        tx.send(Message::with_ack(batch.clone(), ack))
+            .await
+            .unwrap();
         last = Some(outcome);
     }
     drop(tx);
@@ -64,7 +66,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("no_queue", |b| {
         b.iter(|| rt.block_on(run(batch_exporter(Null), &batch)));
     });
-    for (name, fsync) in [("queue_fsync_never", Fsync::Never), ("queue_fsync_always", Fsync::Always)] {
+    for (name, fsync) in [
+        ("queue_fsync_never", Fsync::Never),
+        ("queue_fsync_always", Fsync::Always),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let dir = tempfile::tempdir().unwrap();

@@ -228,7 +228,12 @@ impl Exporter for QueuedExporter {
                 s.abort();
             }
             let sh = shared.clone();
-            let _ = tokio::task::spawn_blocking(move || sh.wal.lock().sync()).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                let mut w = sh.wal.lock();
+                let _ = w.flush_cursor();
+                w.sync()
+            })
+            .await;
             // The reader dropped the inner input: the exporter drains.
             while let Some(r) = tasks.join_next().await {
                 match r {
@@ -362,7 +367,7 @@ async fn read_loop(
     loop {
         let was_closed = *closed.borrow();
         let sh = shared.clone();
-        let next = match tokio::task::spawn_blocking(move || sh.wal.lock().next()).await {
+        let next = match tokio::task::spawn_blocking(move || sh.wal.lock().next_record()).await {
             Ok(n) => n,
             Err(_) => return,
         };

@@ -42,7 +42,7 @@ fn append(w: &mut Wal, i: u32) {
 /// Reads every record left, committing each; returns their item counts.
 fn drain(w: &mut Wal) -> Vec<u32> {
     let mut out = Vec::new();
-    while let Some(r) = w.next().unwrap() {
+    while let Some(r) = w.next_record().unwrap() {
         assert_eq!(&r.payload[..], &payload(r.items)[..], "payload intact");
         out.push(r.items);
         w.commit(r.next).unwrap();
@@ -60,7 +60,7 @@ fn replays_what_was_not_committed_across_segments() {
     }
     // Deliver 20, then "crash" (drop without anything else).
     for _ in 0..20 {
-        let r = w.next().unwrap().unwrap();
+        let r = w.next_record().unwrap().unwrap();
         w.commit(r.next).unwrap();
     }
     drop(w);

@@ -21,8 +21,9 @@
 //!
 //! `cursor` holds `<segment id> <offset>`, the first record not yet
 //! delivered, and a CRC of that text. It is rewritten (to a temporary file,
-//! then renamed) after each delivered record. A crash between a delivery
-//! and that rewrite sends the record again: the queue is at-least-once.
+//! then renamed) at most every [`CURSOR_INTERVAL`] while records are
+//! delivered, and when the queue stops. A crash sends again what was
+//! delivered since the last rewrite: the queue is at-least-once.
 //!
 //! # Corruption
 //! A record whose magic, length or CRC is wrong is reported (logged and
@@ -46,6 +47,9 @@ use super::config::{Fsync, QueueConfig};
 pub const MAGIC: u32 = 0x3151_5257;
 /// Bytes before a record's payload.
 pub const HEADER: usize = 17;
+/// How often, at most, the cursor file is rewritten while records are
+/// delivered: a crash sends again what was delivered in the last interval.
+pub const CURSOR_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 /// The largest payload accepted (a record is one batch).
 pub const MAX_PAYLOAD: u32 = 1 << 30;
 
@@ -132,6 +136,9 @@ pub struct Wal {
     reader: Option<(u64, File)>,
     commit: Position,
     damage: Damage,
+    /// When the cursor file was last written, and whether it is behind.
+    cursor_written: Instant,
+    cursor_stale: bool,
     /// Everything before this was checked (and its damage counted) when
     /// the queue opened.
     checked: Position,
@@ -405,6 +412,8 @@ impl Wal {
                 corrupted: recovery.corrupted + u64::from(recovery.truncated_bytes > 0),
             },
             checked,
+            cursor_written: Instant::now(),
+            cursor_stale: false,
         };
         Ok((wal, recovery))
     }
@@ -492,7 +501,7 @@ impl Wal {
     ///
     /// # Errors
     /// A segment cannot be read.
-    pub fn next(&mut self) -> Result<Option<Record>, AppendError> {
+    pub fn next_record(&mut self) -> Result<Option<Record>, AppendError> {
         loop {
             let Some(seg) = self.segments.iter().find(|s| s.id >= self.read.segment) else {
                 return Ok(None);
@@ -620,7 +629,25 @@ impl Wal {
                 offset: 0,
             };
         }
-        write_cursor(&self.dir, self.commit)
+        self.cursor_stale = true;
+        if self.cursor_written.elapsed() >= CURSOR_INTERVAL {
+            self.flush_cursor()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the cursor file if deliveries happened since it was last
+    /// written.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn flush_cursor(&mut self) -> Result<(), AppendError> {
+        if self.cursor_stale {
+            write_cursor(&self.dir, self.commit)?;
+            self.cursor_stale = false;
+        }
+        self.cursor_written = Instant::now();
+        Ok(())
     }
 
     /// Deletes the oldest segment to make room (`when-full
@@ -706,4 +733,11 @@ fn write_cursor(dir: &Path, pos: Position) -> Result<(), AppendError> {
     fs::write(&tmp, format!("{body} {crc}\n")).map_err(io_err("write", &tmp))?;
     let path = dir.join("cursor");
     fs::rename(&tmp, &path).map_err(io_err("rename", &path))
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        // A clean stop records every delivery; a crash does not get here.
+        let _ = self.flush_cursor();
+    }
 }
