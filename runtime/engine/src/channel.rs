@@ -95,8 +95,15 @@ impl Output {
     ///
     /// # Errors
     /// [`SendError::Closed`] when a consumer has stopped.
-    pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+    ///
+    /// With a memory limit (a receiver's output), the message's size is
+    /// reserved first, waiting for room as long as it takes.
+    pub async fn send(&self, mut msg: Message) -> Result<(), SendError> {
         let items = msg.batch.items();
+        if let Some(limit) = &self.memory {
+            let r = limit.reserve(MemoryLimit::size_of(&msg.batch)).await;
+            msg.acks.push(Ack::holding(r));
+        }
         let n = self.senders.len();
         let mut msg = Some(msg);
         for (i, tx) in self.senders.iter().enumerate() {

@@ -124,6 +124,20 @@ impl MemoryLimit {
         }
     }
 
+    /// Reserves `bytes`, waiting as long as it takes (receivers that pace
+    /// themselves, like scrapes, slow down instead of refusing).
+    pub async fn reserve(&self, bytes: usize) -> Reservation {
+        loop {
+            let freed = self.0.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(r) = self.try_reserve(bytes) {
+                return r;
+            }
+            freed.await;
+        }
+    }
+
     /// Series for `/metrics`.
     pub fn render(&self, out: &mut String) {
         use std::fmt::Write as _;
