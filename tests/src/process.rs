@@ -346,6 +346,30 @@ impl Weir {
         );
     }
 
+    /// `kill -9`: the process dies at once, with no chance to flush
+    /// anything; waits until it is gone.
+    ///
+    /// # Panics
+    /// When the signal cannot be sent.
+    pub fn kill_hard(&mut self) {
+        self.child.kill().expect("SIGKILL weir");
+        let _ = self.child.wait();
+    }
+
+    /// Peak and current resident memory (`VmHWM`, `VmRSS` of
+    /// `/proc/<pid>/status`), in bytes.
+    pub fn memory(&self) -> (u64, u64) {
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map_or(0, |kb| kb * 1024)
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+
     /// Waits for the process to exit.
     ///
     /// # Panics

@@ -72,7 +72,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 #[derive(Clone)]
-struct Service(Arc<Received>);
+struct Service(Arc<Received>, Duration);
 
 #[tonic::async_trait]
 impl TraceService for Service {
@@ -102,6 +102,9 @@ impl LogsService for Service {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        if !self.1.is_zero() {
+            tokio::time::sleep(self.1).await;
+        }
         lock(&self.0.logs).push(request.into_inner());
         Ok(Response::new(ExportLogsServiceResponse::default()))
     }
@@ -122,12 +125,21 @@ impl Sink {
     /// # Panics
     /// When the socket cannot be bound.
     pub async fn start() -> Sink {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Sink::start_on("127.0.0.1:0".parse().expect("an address"), Duration::ZERO).await
+    }
+
+    /// Starts a sink on `addr` (a backend coming back on its old port)
+    /// that takes `delay` to answer each logs request (a slow backend).
+    ///
+    /// # Panics
+    /// When the socket cannot be bound.
+    pub async fn start_on(addr: SocketAddr, delay: Duration) -> Sink {
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .expect("bind the OTLP sink on 127.0.0.1:0");
+            .unwrap_or_else(|e| panic!("bind the OTLP sink on {addr}: {e}"));
         let addr = listener.local_addr().expect("the OTLP sink's address");
         let received = Arc::new(Received::default());
-        let svc = Service(received.clone());
+        let svc = Service(received.clone(), delay);
         let traces = TraceServiceServer::new(svc.clone())
             .accept_compressed(CompressionEncoding::Gzip)
             .accept_compressed(CompressionEncoding::Zstd)

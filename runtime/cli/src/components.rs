@@ -59,6 +59,12 @@ pub fn registry() -> Registry {
         })
         .register(Component {
             kind: NodeKind::Exporter,
+            type_name: "loki",
+            summary: "Logs to Grafana Loki's push API (protobuf + snappy or JSON), labels you choose.",
+            validate: weir_exporters::loki::validate,
+        })
+        .register(Component {
+            kind: NodeKind::Exporter,
             type_name: "debug",
             summary: "A summary line per batch, or OTLP/JSON lines to a file.",
             validate: weir_exporters::debug::validate,

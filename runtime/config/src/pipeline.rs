@@ -46,6 +46,9 @@ pub struct NodeDecl {
     pub type_name: Spanned<String>,
     /// The nodes this one reads from, in the order written.
     pub from: Vec<Spanned<String>>,
+    /// For an exporter: the exporter that gets the batches this one gives
+    /// up on (`dead-letter "name"`).
+    pub dead_letter: Option<Spanned<String>>,
     /// The KDL node itself, for the component to read its properties from.
     pub node: KdlNode,
 }
@@ -62,6 +65,7 @@ impl NodeDecl {
         let mut r = NodeReader::new(&self.node, errors, self.context());
         r.mark_used("type");
         r.mark_used("from");
+        r.mark_used("dead-letter");
         r
     }
 }
@@ -87,6 +91,10 @@ pub struct Settings {
     /// How long files must be quiet before a watched change reloads (an
     /// editor or a copy writes in several steps). Default 250 ms.
     pub watch_debounce: Duration,
+    /// Bytes of received data the pipeline may hold at once; receivers
+    /// push back beyond it. `None` (the default): only the channel
+    /// capacities bound memory.
+    pub memory_limit: Option<u64>,
 }
 
 impl Settings {
@@ -109,6 +117,7 @@ impl Default for Settings {
             sli_interval: Self::DEFAULT_SLI_INTERVAL,
             watch: false,
             watch_debounce: Duration::from_millis(250),
+            memory_limit: None,
         }
     }
 }
@@ -405,6 +414,19 @@ fn read_settings(node: &KdlNode, errors: &mut Vec<ConfigError>) -> Settings {
         }
         s.watch_debounce = d;
     }
+    if let Some(size) = r.byte_size("memory-limit") {
+        if size.0 < 1 << 20 {
+            if let Some((_, span)) = r.value("memory-limit") {
+                r.invalid(
+                    span,
+                    "a memory limit under 1MiB",
+                    "write a size like \"512MiB\"",
+                );
+            }
+        } else {
+            s.memory_limit = Some(size.0);
+        }
+    }
     r.finish();
     s
 }
@@ -487,18 +509,99 @@ fn read_node(node: &KdlNode, kind: NodeKind, errors: &mut Vec<ConfigError>) -> O
             }
         }
     }
+    let mut dead_letter = None;
+    {
+        let mut r = NodeReader::new(node, &mut scratch, "");
+        if let Some((v, span)) = r.value("dead-letter") {
+            match v.as_string() {
+                Some(s) if kind == NodeKind::Exporter => {
+                    dead_letter = Some(Spanned::new(s.to_string(), span));
+                }
+                Some(_) => errors.push(
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        format!(
+                            "only exporters have a `dead-letter`, not {word} {:?}",
+                            id.value
+                        ),
+                    )
+                    .at(span, "not an exporter")
+                    .help("put `dead-letter` in the block of the exporter whose failures it takes"),
+                ),
+                None => errors.push(
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        "`dead-letter` takes an exporter name",
+                    )
+                    .at(span, "expected an exporter name in quotes"),
+                ),
+            }
+        }
+    }
     Some(NodeDecl {
         id,
         kind,
         type_name,
         from,
+        dead_letter,
         node: node.clone(),
     })
 }
 
 fn check_graph(nodes: &[NodeDecl], errors: &mut Vec<ConfigError>) {
     let by_id: HashMap<&str, &NodeDecl> = nodes.iter().map(|n| (n.id.value.as_str(), n)).collect();
+    let is_dead_letter = |id: &str| {
+        nodes
+            .iter()
+            .any(|n| n.dead_letter.as_ref().is_some_and(|d| d.value == id))
+    };
     for n in nodes {
+        if let Some(d) = &n.dead_letter {
+            match by_id.get(d.value.as_str()) {
+                None => errors.push(
+                    ConfigError::new(
+                        ErrorCode::UnknownSource,
+                        format!(
+                            "{} sends failures to {:?}, which is not a node",
+                            n.context(),
+                            d.value
+                        ),
+                    )
+                    .at(d.span, "no node has this name")
+                    .help("name an exporter declared in this file"),
+                ),
+                Some(t) if t.kind != NodeKind::Exporter => errors.push(
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        format!(
+                            "the dead letter of {} must be an exporter, not {}",
+                            n.context(),
+                            t.context()
+                        ),
+                    )
+                    .at(d.span, "not an exporter"),
+                ),
+                Some(t) if t.id.value == n.id.value => errors.push(
+                    ConfigError::new(
+                        ErrorCode::Cycle,
+                        format!("{} is its own dead letter", n.context()),
+                    )
+                    .at(d.span, "an exporter cannot take its own failures"),
+                ),
+                Some(t) if t.dead_letter.is_some() => errors.push(
+                    ConfigError::new(
+                        ErrorCode::InvalidValue,
+                        format!(
+                            "the dead letter {} has a dead letter of its own",
+                            t.context()
+                        ),
+                    )
+                    .at(d.span, "dead letters do not chain")
+                    .help("point every exporter at one final dead-letter exporter"),
+                ),
+                Some(_) => {}
+            }
+        }
         match n.kind {
             NodeKind::Receiver => {
                 if let Some(f) = n.from.first() {
@@ -513,7 +616,9 @@ fn check_graph(nodes: &[NodeDecl], errors: &mut Vec<ConfigError>) {
                 }
             }
             NodeKind::Processor | NodeKind::Exporter => {
-                if n.from.is_empty() {
+                if n.from.is_empty()
+                    && !(n.kind == NodeKind::Exporter && is_dead_letter(&n.id.value))
+                {
                     errors.push(
                         ConfigError::new(
                             ErrorCode::Unconnected,

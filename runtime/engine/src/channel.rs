@@ -19,7 +19,8 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
-use crate::message::Message;
+use crate::memory::MemoryLimit;
+use crate::message::{Ack, Message};
 use crate::metrics::NodeMetrics;
 
 /// The receiving end of a node's input channel (fan-in: every upstream node
@@ -96,6 +97,7 @@ impl Routes {
 pub struct Output {
     routes: Arc<Routes>,
     metrics: Arc<NodeMetrics>,
+    memory: Option<MemoryLimit>,
 }
 
 impl Output {
@@ -104,18 +106,31 @@ impl Output {
         Output {
             routes: Routes::new(senders),
             metrics,
+            memory: None,
         }
     }
 
     /// An output through a shared routing table (the engine's, so that a
     /// reload can rewire it).
     pub fn with_routes(routes: Arc<Routes>, metrics: Arc<NodeMetrics>) -> Self {
-        Output { routes, metrics }
+        Output {
+            routes,
+            metrics,
+            memory: None,
+        }
     }
 
     /// A weak handle on the routing table.
     pub fn routes(&self) -> Weak<Routes> {
         Arc::downgrade(&self.routes)
+    }
+
+    /// The same output, reserving every message's size against `limit` in
+    /// [`Output::try_send_for`] (the engine gives receivers this when the
+    /// pipeline has a `memory-limit`).
+    pub fn with_memory_limit(mut self, limit: Option<MemoryLimit>) -> Self {
+        self.memory = limit;
+        self
     }
 
     /// The node's metrics.
@@ -132,8 +147,15 @@ impl Output {
     ///
     /// # Errors
     /// [`SendError::Closed`] when a consumer has stopped.
-    pub async fn send(&self, msg: Message) -> Result<(), SendError> {
+    ///
+    /// With a memory limit (a receiver's output), the message's size is
+    /// reserved first, waiting for room as long as it takes.
+    pub async fn send(&self, mut msg: Message) -> Result<(), SendError> {
         let items = msg.batch.items();
+        if let Some(limit) = &self.memory {
+            let r = limit.reserve(MemoryLimit::size_of(&msg.batch)).await;
+            msg.acks.push(Ack::holding(r));
+        }
         let senders = self.routes.current();
         let n = senders.len();
         let mut msg = Some(msg);
@@ -153,11 +175,25 @@ impl Output {
     /// only partly fanned out when a later consumer is full, and its ack then
     /// reports failure, so the client retries (at-least-once).
     ///
+    /// With a memory limit, the message's size is reserved first (waiting
+    /// up to `wait` for room) and released when its data is dropped
+    /// everywhere; no room is [`SendError::Full`] too.
+    ///
     /// # Errors
-    /// [`SendError::Full`] when a channel stayed full; [`SendError::Closed`]
-    /// during shutdown.
-    pub async fn try_send_for(&self, msg: Message, wait: Duration) -> Result<(), SendError> {
+    /// [`SendError::Full`] when a channel stayed full or memory stayed
+    /// spent; [`SendError::Closed`] during shutdown.
+    pub async fn try_send_for(&self, mut msg: Message, wait: Duration) -> Result<(), SendError> {
         let items = msg.batch.items();
+        if let Some(limit) = &self.memory {
+            let bytes = MemoryLimit::size_of(&msg.batch);
+            match limit.reserve_within(bytes, wait).await {
+                Some(r) => msg.acks.push(Ack::holding(r)),
+                None => {
+                    self.metrics.record_refused(items);
+                    return Err(SendError::Full(msg));
+                }
+            }
+        }
         let senders = self.routes.current();
         let n = senders.len();
         let mut msg = Some(msg);

@@ -17,12 +17,40 @@ pub enum NodeError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// An external system refused the data for good (an HTTP 4xx other
+    /// than 429, gRPC `INVALID_ARGUMENT`); retrying will not help. A
+    /// persistent queue does not keep such data; a dead-letter exporter
+    /// gets it.
+    #[error("{what}: rejected: {source}")]
+    Rejected {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A bug in weir.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl NodeError {
+    /// A permanent refusal with context.
+    pub fn rejected(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        NodeError::Rejected {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Whether sending the same data again can never succeed.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, NodeError::Data(_) | NodeError::Rejected { .. })
+    }
+
     /// An external failure with context.
     pub fn external(
         what: impl Into<String>,

@@ -8,6 +8,9 @@
 //! - [`registry`]: component types by name (validate, then build).
 //! - [`graph`]: builds a running pipeline from a validated configuration
 //!   and shuts it down gracefully.
+//! - [`memory`]: the global memory limit receivers reserve against.
+//! - [`queue`]: the persistent queue (a write-ahead log per exporter) and
+//!   dead-letter routing.
 //! - [`metrics`]: self-metrics per node, rendered in Prometheus text format.
 //! - [`reload`]: hot reload — the pipeline diff, plugin swaps, reports.
 //! - [`admin`]: the admin HTTP endpoint (`/metrics`, `/healthz`, `/readyz`).
@@ -17,10 +20,12 @@ pub mod admin;
 pub mod channel;
 pub mod error;
 pub mod graph;
+pub mod memory;
 pub mod message;
 pub mod metrics;
 pub mod node;
 pub mod processors;
+pub mod queue;
 pub mod registry;
 pub mod reload;
 

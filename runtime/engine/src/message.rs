@@ -21,19 +21,28 @@ use weir_pdata::Batch;
 pub enum Delivery {
     /// Every node that got the data handled it.
     Delivered,
-    /// Some node gave up on it; the reason of the first failure.
+    /// Some node gave up on it but a later attempt may succeed (a backend
+    /// down past the retry budget); the reason of the first failure.
     Failed(String),
+    /// Some node refused it for good (a backend answered 400): retrying
+    /// the same data will not help. The reason of the first refusal.
+    Rejected(String),
 }
 
 struct AckState {
-    failure: Mutex<Option<String>>,
+    /// The first failure, and whether it is permanent.
+    failure: Mutex<Option<(String, bool)>>,
     tx: Mutex<Option<oneshot::Sender<Delivery>>>,
+    /// Released when the request's data is no longer held anywhere (see
+    /// [`crate::memory`]).
+    _reservation: Option<crate::memory::Reservation>,
 }
 
 impl Drop for AckState {
     fn drop(&mut self) {
         let outcome = match self.failure.get_mut().take() {
-            Some(reason) => Delivery::Failed(reason),
+            Some((reason, false)) => Delivery::Failed(reason),
+            Some((reason, true)) => Delivery::Rejected(reason),
             None => Delivery::Delivered,
         };
         if let Some(tx) = self.tx.get_mut().take() {
@@ -60,16 +69,36 @@ impl Ack {
             Ack(Arc::new(AckState {
                 failure: Mutex::new(None),
                 tx: Mutex::new(Some(tx)),
+                _reservation: None,
             })),
             rx,
         )
     }
 
-    /// Marks the request as not delivered (the first reason wins).
+    /// An ack nobody waits for that holds `reservation` until the data it
+    /// travels with is dropped everywhere.
+    pub(crate) fn holding(reservation: crate::memory::Reservation) -> Ack {
+        Ack(Arc::new(AckState {
+            failure: Mutex::new(None),
+            tx: Mutex::new(None),
+            _reservation: Some(reservation),
+        }))
+    }
+
+    /// Marks the request as not delivered, retryably (the first reason
+    /// wins).
     pub fn fail(&self, reason: impl Into<String>) {
         let mut f = self.0.failure.lock();
         if f.is_none() {
-            *f = Some(reason.into());
+            *f = Some((reason.into(), false));
+        }
+    }
+
+    /// Marks the request as refused for good (the first reason wins).
+    pub fn reject(&self, reason: impl Into<String>) {
+        let mut f = self.0.failure.lock();
+        if f.is_none() {
+            *f = Some((reason.into(), true));
         }
     }
 }
@@ -104,6 +133,23 @@ impl Message {
     pub fn fail(&self, reason: &str) {
         for a in &self.acks {
             a.fail(reason);
+        }
+    }
+
+    /// Marks every request of this message as refused for good.
+    pub fn reject(&self, reason: &str) {
+        for a in &self.acks {
+            a.reject(reason);
+        }
+    }
+
+    /// Marks the message failed the way `err` says: rejected when the error
+    /// is permanent, failed (retryable) otherwise.
+    pub fn fail_with(&self, err: &crate::NodeError, reason: &str) {
+        if err.is_permanent() {
+            self.reject(reason);
+        } else {
+            self.fail(reason);
         }
     }
 

@@ -227,8 +227,12 @@ async fn export_one<E: BatchExporter>(e: &mut E, ctx: &ExporterContext, msg: Mes
         Err(err) => {
             ctx.metrics.record_error();
             ctx.metrics.record_failed(items);
-            tracing::error!(node = %ctx.id, error = %err, items, "Export failed; batch not delivered.");
-            msg.fail(&format!("exporter {}: {err}", ctx.id));
+            if err.is_permanent() {
+                tracing::error!(node = %ctx.id, error = %err, items, "Export rejected; batch not delivered and not retried.");
+            } else {
+                tracing::error!(node = %ctx.id, error = %err, items, "Export failed; batch not delivered.");
+            }
+            msg.fail_with(&err, &format!("exporter {}: {err}", ctx.id));
         }
     }
 }

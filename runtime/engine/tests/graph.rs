@@ -188,6 +188,7 @@ async fn fan_in_fan_out_batching_acks_and_drain() {
                 assert_eq!(reason, "test failure");
                 failed += 1;
             }
+            Ok(Delivery::Rejected(reason)) => panic!("rejected, not failed: {reason}"),
             Err(e) => panic!("ack not settled after shutdown: {e:?}"),
         }
     }

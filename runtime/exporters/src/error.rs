@@ -135,6 +135,22 @@ impl ExportError {
         }
     }
 
+    /// Whether the backend (or the exporter) refused the data for good: a
+    /// retry, now or later, would fail the same way. Spent retries are not
+    /// permanent: the backend may come back.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ExportError::GrpcStatus(_)
+            | ExportError::HttpStatus { .. }
+            | ExportError::RemoteWriteStatus { .. } => !self.is_retryable(),
+            ExportError::Data(_)
+            | ExportError::UnsupportedSignal { .. }
+            | ExportError::Compress(_)
+            | ExportError::Arrow(_) => true,
+            _ => false,
+        }
+    }
+
     /// How long the backend asked to wait before retrying, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

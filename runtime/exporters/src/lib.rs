@@ -6,6 +6,10 @@
 //!
 //! - [`otlp`]: sends batches to an OTLP backend over gRPC or HTTP, forwarding
 //!   the request bytes as they arrived, with retries and backoff.
+//! - [`delivery`]: retries, backoff and the retryable/permanent split
+//!   every backend exporter shares.
+//! - [`loki`]: the Loki push API (protobuf + snappy, or JSON), streams from
+//!   configured labels, structured metadata for the rest.
 //! - [`debug`]: logs a line per batch, or writes every request as OTLP/JSON.
 //! - [`pyroscope`]: pushes profiles to Grafana Pyroscope as pprof.
 //! - [`remote_write`]: Prometheus remote write 1.0 (protobuf + snappy),
@@ -17,7 +21,9 @@
 //!   `weir query` reads (see `docs/store.md`).
 
 pub mod debug;
+pub mod delivery;
 pub mod error;
+pub mod loki;
 pub mod otlp;
 pub mod parquet;
 pub mod prom_mapping;

@@ -137,6 +137,7 @@ pub fn wiring(slos: &[Slo], invalid: &[Spanned<String>], interval: Duration) -> 
                 kind: NodeKind::Processor,
                 type_name: Spanned::new("wasm".to_string(), span),
                 from: vec![from.clone()],
+                dead_letter: None,
                 node,
             }
         })

@@ -20,14 +20,15 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
 
 use tokio::sync::{mpsc, watch};
-use weir_config::{ConfigError, NodeDecl, NodeKind, Pipeline};
+use weir_config::{ConfigError, ErrorCode, NodeDecl, NodeKind, Pipeline};
 
 use super::{RunningPipeline, ValidatedPipeline};
 use crate::channel::{Input, Output, Routes};
 use crate::error::EngineError;
 use crate::message::Message;
 use crate::metrics::NodeMetrics;
-use crate::node::{ExporterContext, ProcessorContext, ReceiverContext, Shutdown};
+use crate::node::{Exporter, ExporterContext, ProcessorContext, ReceiverContext, Shutdown};
+use crate::queue::{DeadLetter, PersistentQueue};
 use crate::registry::{BuildContext, Builder, Built};
 use crate::reload::{Diff, PipelineChanges, Reloadable, consumers_of, diff};
 
@@ -62,6 +63,8 @@ pub(super) struct Plan {
     /// node whose upstream stops or is rewired must not see its input
     /// close in between.
     held: HashMap<String, mpsc::Sender<Message>>,
+    /// The persistent queues of the new exporters, opened (and replayed).
+    queues: HashMap<String, PersistentQueue>,
 }
 
 impl RunningPipeline {
@@ -88,7 +91,8 @@ impl RunningPipeline {
         let mut built = Vec::new();
         let mut receivers = Vec::new();
         let mut errors = Vec::new();
-        for (decl, builder) in pipeline.nodes.iter().zip(builders) {
+        let mut queues = HashMap::new();
+        for (decl, (builder, queue)) in pipeline.nodes.iter().zip(builders) {
             let id = &decl.id.value;
             if diff.unchanged.contains(id) {
                 continue;
@@ -96,6 +100,46 @@ impl RunningPipeline {
             if decl.kind == NodeKind::Receiver {
                 receivers.push((id.clone(), builder));
                 continue;
+            }
+            if let Some(q) = &queue {
+                // Two writers must never share a queue's directory: the
+                // running exporter keeps it until it has drained, so a
+                // changed exporter with a queue waits for a restart.
+                if self.nodes.contains_key(id) {
+                    errors.push(
+                        ConfigError::new(
+                            ErrorCode::Build,
+                            format!(
+                                "{} has a persistent queue and cannot be changed by a reload",
+                                decl.context()
+                            ),
+                        )
+                        .at(decl.id.span, "changed while running")
+                        .help("restart weir to change an exporter that has a `queue`"),
+                    );
+                    continue;
+                }
+                let dir = q.dir(&self.base_dir, id);
+                match PersistentQueue::open(id, &dir, q, &self.metrics) {
+                    Ok((queue, _)) => {
+                        let _ = queues.insert(id.clone(), queue);
+                    }
+                    Err(e) => {
+                        let err = ConfigError::new(
+                            ErrorCode::Build,
+                            format!(
+                                "cannot open the persistent queue of {}: {e}",
+                                decl.context()
+                            ),
+                        );
+                        let err = match &q.path {
+                            Some(p) => err.at(p.span, "this directory"),
+                            None => err.at(decl.id.span, format!("its queue is {}", dir.display())),
+                        };
+                        errors.push(err.help("give the queue a `path` weir can write to"));
+                        continue;
+                    }
+                }
             }
             match self.build(id, builder) {
                 Ok(b) => built.push((id.clone(), b)),
@@ -111,6 +155,7 @@ impl RunningPipeline {
             built,
             receivers,
             held,
+            queues,
         })
     }
 
@@ -273,7 +318,8 @@ impl RunningPipeline {
         let (done_tx, done) = watch::channel(false);
         let ctx = ReceiverContext {
             id: id.to_string(),
-            output: Output::with_routes(routes.clone(), metrics.clone()),
+            output: Output::with_routes(routes.clone(), metrics.clone())
+                .with_memory_limit(self.memory.clone()),
             shutdown: Shutdown::from_watch(stop_rx),
             metrics: metrics.clone(),
         };
@@ -305,6 +351,7 @@ impl RunningPipeline {
             diff,
             built,
             held,
+            mut queues,
             ..
         } = plan;
         let capacity = self.settings.channel_capacity;
@@ -385,6 +432,18 @@ impl RunningPipeline {
                 let _ = fresh_routes.insert(id.clone(), routes);
             }
         }
+        // Dead letters of the new exporters: the input of the exporter each
+        // names (new or running).
+        let mut dead_letters: HashMap<String, mpsc::Sender<Message>> = HashMap::new();
+        for (id, _) in &built {
+            let target = pipeline
+                .node(id)
+                .and_then(|d| d.dead_letter.as_ref())
+                .map(|t| t.value.clone());
+            if let Some(tx) = target.and_then(|t| fresh_tx.get(&t).cloned()) {
+                let _ = dead_letters.insert(id.clone(), tx);
+            }
+        }
         // The engine keeps only weak senders: the routing tables hold the
         // strong ones, so a node's input closes when nobody routes to it.
         drop(fresh_tx);
@@ -438,6 +497,14 @@ impl RunningPipeline {
                 Built::Exporter(e) => {
                     let Some(rx) = fresh_rx.remove(&id) else {
                         continue;
+                    };
+                    let dead_letter = dead_letters
+                        .remove(&id)
+                        .map(|tx| Output::new(vec![tx], metrics.clone()));
+                    let e: Box<dyn Exporter> = match (queues.remove(&id), dead_letter) {
+                        (Some(q), dl) => q.into_exporter(e, dl),
+                        (None, Some(dl)) => DeadLetter::wrap(e, dl),
+                        (None, None) => e,
                     };
                     let (input, done) = channel_ends(rx);
                     let ctx = ExporterContext {

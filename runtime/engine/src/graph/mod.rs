@@ -18,7 +18,9 @@ use tokio::task::JoinSet;
 use weir_config::{ConfigError, ErrorCode, NodeDecl, NodeKind, Pipeline};
 
 use crate::error::{EngineError, NodeError};
+use crate::memory::MemoryLimit;
 use crate::metrics::MetricsRegistry;
+use crate::queue::{self, QueueConfig};
 use crate::registry::{Builder, Registry};
 use crate::reload::{NodeReload, Reloadable};
 
@@ -30,7 +32,8 @@ use apply::NodeHandle;
 pub struct ValidatedPipeline {
     /// The parsed pipeline.
     pub pipeline: Pipeline,
-    builders: Vec<Box<dyn Builder>>,
+    /// Each node's builder and, for exporters, its persistent queue.
+    builders: Vec<(Box<dyn Builder>, Option<QueueConfig>)>,
     registry: Registry,
 }
 
@@ -107,12 +110,17 @@ pub fn validate_with(
         }
         let mut node_errors = Vec::new();
         let mut reader = decl.reader(&mut node_errors);
+        let queue = if decl.kind == NodeKind::Exporter {
+            reader.block("queue", queue::read)
+        } else {
+            None
+        };
         let builder = (component.validate)(&mut reader);
         reader.finish();
         if node_errors.is_empty()
             && let Some(b) = builder
         {
-            builders.push(b);
+            builders.push((b, queue));
         }
         errors.extend(node_errors);
     }
@@ -140,6 +148,8 @@ pub struct RunningPipeline {
     nodes: HashMap<String, NodeHandle>,
     registry: Registry,
     base_dir: PathBuf,
+    /// The pipeline's `memory-limit`, reserved by receivers' outputs.
+    memory: Option<MemoryLimit>,
 }
 
 /// How a shutdown went.
@@ -170,7 +180,17 @@ pub fn start(
         nodes: HashMap::new(),
         registry: validated.registry.clone(),
         base_dir,
+        memory: None,
     };
+    running.memory = running
+        .settings
+        .memory_limit
+        .map(|l| MemoryLimit::new(usize::try_from(l).unwrap_or(usize::MAX)));
+    if let Some(m) = running.memory.clone() {
+        running
+            .metrics
+            .add_collector("memory", Arc::new(move |out: &mut String| m.render(out)));
+    }
     let nodes = validated.pipeline.nodes.len();
     let mut plan = running.plan(validated)?;
     running.build_receivers(&mut plan, &[])?;

@@ -8,6 +8,8 @@ use weir_engine::node::batch_exporter;
 use weir_engine::registry::{BuildContext, Builder, Built};
 
 use super::exporter::OtlpExporter;
+pub use crate::delivery::RetryConfig;
+pub(crate) use crate::delivery::read_retry;
 
 /// The wire protocol of the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,37 +45,6 @@ pub enum Compression {
     None,
     /// gzip (gRPC message compression, or `Content-Encoding: gzip`).
     Gzip,
-}
-
-/// Exponential backoff with full jitter between attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryConfig {
-    /// Upper bound of the first wait. Default 100 ms.
-    pub initial: Duration,
-    /// Upper bound of any wait. Default 5 s.
-    pub max: Duration,
-    /// Give up once this long has passed since the first attempt; `0s`
-    /// disables retries. Default 60 s.
-    pub max_elapsed: Duration,
-}
-
-impl RetryConfig {
-    /// Default `initial`.
-    pub const DEFAULT_INITIAL: Duration = Duration::from_millis(100);
-    /// Default `max`.
-    pub const DEFAULT_MAX: Duration = Duration::from_secs(5);
-    /// Default `max-elapsed`.
-    pub const DEFAULT_MAX_ELAPSED: Duration = Duration::from_secs(60);
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            initial: Self::DEFAULT_INITIAL,
-            max: Self::DEFAULT_MAX,
-            max_elapsed: Self::DEFAULT_MAX_ELAPSED,
-        }
-    }
 }
 
 /// Configuration of the OTLP exporter.
@@ -215,32 +186,6 @@ pub(crate) fn read_headers(r: &mut NodeReader<'_>) -> HeaderMap {
         }
     }
     out
-}
-
-/// Reads `retry { initial "100ms" max "5s" max-elapsed "60s" }`.
-pub(crate) fn read_retry(r: &mut NodeReader<'_>) -> RetryConfig {
-    let mut c = RetryConfig::default();
-    if let Some(d) = r.duration("initial") {
-        c.initial = d;
-    }
-    if let Some(d) = r.duration("max") {
-        c.max = d;
-    }
-    if let Some(d) = r.duration("max-elapsed") {
-        c.max_elapsed = d;
-    }
-    if c.initial > c.max {
-        let span = r.span();
-        r.invalid(
-            span,
-            format!(
-                "`initial` ({:?}) is larger than `max` ({:?})",
-                c.initial, c.max
-            ),
-            "make `initial` at most `max`",
-        );
-    }
-    c
 }
 
 impl Builder for OtlpExporterConfig {

@@ -12,8 +12,8 @@ use weir_pdata::{Batch, Signal};
 use super::config::{OtlpExporterConfig, RetryConfig};
 use super::grpc_client::GrpcClient;
 use super::http_client::{HttpClient, HttpSetupError};
-use super::retry::retry;
 use crate::ExportError;
+use crate::delivery::retry;
 
 /// What a backend reported it rejected of an accepted request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +134,7 @@ impl BatchExporter for OtlpExporter {
     async fn export(&mut self, batch: &Batch) -> Result<(), NodeError> {
         let signal = batch.signal();
         if !signal.has_otlp() {
-            return Err(NodeError::external(
+            return Err(crate::delivery::node_error(
                 format!(
                     "sending {} {} to {}",
                     batch.items(),
@@ -161,7 +161,7 @@ impl BatchExporter for OtlpExporter {
                 );
                 Ok(())
             }
-            Err(e) => Err(NodeError::external(
+            Err(e) => Err(crate::delivery::node_error(
                 format!(
                     "sending {} {} to {}",
                     batch.items(),

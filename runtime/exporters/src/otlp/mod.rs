@@ -25,14 +25,13 @@ pub(crate) mod config;
 mod exporter;
 mod grpc_client;
 mod http_client;
-pub(crate) mod retry;
 #[cfg(test)]
 mod tests;
 
+pub use crate::delivery::Backoff;
+pub(crate) use crate::delivery::retry;
 pub use config::{Compression, OtlpExporterConfig, Protocol, RetryConfig, validate};
 pub(crate) use config::{read_headers, read_retry};
 pub use exporter::{ExportResponse, OtlpExporter, PartialSuccess, SetupError};
 pub use grpc_client::{RawCodec, method_path};
 pub use http_client::{HttpSetupError, parse_retry_after, signal_path};
-pub use retry::Backoff;
-pub(crate) use retry::retry;

@@ -238,7 +238,7 @@ impl BatchExporter for PyroscopeExporter {
     async fn export(&mut self, batch: &Batch) -> Result<(), NodeError> {
         let what = || format!("sending {} profile samples to {}", batch.items(), self.url);
         if batch.signal() != Signal::Profiles {
-            return Err(NodeError::external(
+            return Err(crate::delivery::node_error(
                 what(),
                 ExportError::UnsupportedSignal {
                     exporter: "pyroscope",
@@ -249,7 +249,7 @@ impl BatchExporter for PyroscopeExporter {
         }
         let uploads = self
             .uploads(batch)
-            .map_err(|e| NodeError::external(what(), e))?;
+            .map_err(|e| crate::delivery::node_error(what(), e))?;
         for upload in &uploads {
             let id = &self.id;
             let on_retry = |e: &ExportError, attempt: u32, delay: std::time::Duration| {
@@ -257,7 +257,7 @@ impl BatchExporter for PyroscopeExporter {
             };
             crate::otlp::retry(self.config.retry, || self.send(upload), on_retry)
                 .await
-                .map_err(|e| NodeError::external(what(), e))?;
+                .map_err(|e| crate::delivery::node_error(what(), e))?;
         }
         Ok(())
     }

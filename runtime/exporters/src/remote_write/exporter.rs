@@ -13,9 +13,9 @@ use weir_pdata::{Batch, Signal};
 use super::config::RemoteWriteConfig;
 use super::proto::WriteRequestEncoder;
 use crate::ExportError;
+use crate::delivery::retry;
 use crate::otlp::RetryConfig;
 use crate::otlp::parse_retry_after;
-use crate::otlp::retry::retry;
 use crate::prom_mapping::{self, Family, Options, SeriesSink};
 
 /// How many distinct permanent-failure causes are remembered for
@@ -229,7 +229,11 @@ impl Exporter for RemoteWriteExporter {
                         } else {
                             tracing::debug!(node = %ctx.id, error = %e, items, "Remote write failed again for the same cause; batch not delivered.");
                         }
-                        msg.fail(&format!("exporter {}: {e}", ctx.id));
+                        if e.is_permanent() {
+                            msg.reject(&format!("exporter {}: {e}", ctx.id));
+                        } else {
+                            msg.fail(&format!("exporter {}: {e}", ctx.id));
+                        }
                     }
                 }
             }

@@ -18,6 +18,7 @@
 //! | body not a valid request, or not decompressible | 400 |
 //! | pipeline full for `backpressure-wait` | 429 with `Retry-After` |
 //! | shutting down, or not delivered (`ack "delivered"`) | 503 with `Retry-After` |
+//! | rejected for good by a backend (`ack "delivered"`) | 400 |
 //!
 //! Error bodies are a `google.rpc.Status` in the request's encoding (plain
 //! text when the content type is unknown).
@@ -396,7 +397,9 @@ fn success_response(encoding: Encoding) -> Response<Full<Bytes>> {
 fn refusal_response(refusal: &Refusal, encoding: Encoding) -> Response<Full<Bytes>> {
     let message = refusal.to_string();
     let (status, code) = match refusal {
-        Refusal::Invalid(_) => (StatusCode::BAD_REQUEST, Code::InvalidArgument),
+        Refusal::Invalid(_) | Refusal::Rejected(_) => {
+            (StatusCode::BAD_REQUEST, Code::InvalidArgument)
+        }
         Refusal::Full => (StatusCode::TOO_MANY_REQUESTS, Code::ResourceExhausted),
         Refusal::ShuttingDown | Refusal::NotDelivered(_) => {
             (StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable)

@@ -58,6 +58,10 @@ enum Refusal {
     /// With `ack "delivered"`: some exporter gave up on the data.
     #[error("the data was not delivered: {0}")]
     NotDelivered(String),
+    /// With `ack "delivered"`: a backend refused the data for good (an
+    /// HTTP 400 from it); retrying the same request will not help.
+    #[error("the data was rejected by a backend: {0}")]
+    Rejected(String),
 }
 
 /// What both front-ends share: where data goes and how to push back.
@@ -139,6 +143,10 @@ impl Ingest {
             Ok(Delivery::Failed(reason)) => {
                 self.metrics.record_error();
                 Err(Refusal::NotDelivered(reason))
+            }
+            Ok(Delivery::Rejected(reason)) => {
+                self.metrics.record_error();
+                Err(Refusal::Rejected(reason))
             }
             // The ack's state always reports before it goes away; this is
             // only reachable if that changes.

@@ -86,12 +86,14 @@ pub(super) fn retry_info(delay: Duration) -> Any {
 ///   because it names the precise cause (the pipeline is saturated, not
 ///   down), matches the HTTP 429 of the OTLP/HTTP side, and lets operators
 ///   tell overload from outages in client-side metrics.
+/// - Rejected for good by a backend with `ack "delivered"`:
+///   `INVALID_ARGUMENT` (not retryable: the same data would be refused again).
 /// - Shutting down, or not delivered with `ack "delivered"`: `UNAVAILABLE`
 ///   (always retryable), with `RetryInfo` too.
 pub(super) fn grpc_status(refusal: &Refusal) -> tonic::Status {
     let message = refusal.to_string();
     match refusal {
-        Refusal::Invalid(_) => tonic::Status::invalid_argument(message),
+        Refusal::Invalid(_) | Refusal::Rejected(_) => tonic::Status::invalid_argument(message),
         Refusal::Full => with_retry(Code::ResourceExhausted, message),
         Refusal::ShuttingDown | Refusal::NotDelivered(_) => with_retry(Code::Unavailable, message),
     }

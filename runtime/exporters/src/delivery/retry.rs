@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::config::RetryConfig;
+use super::RetryConfig;
 use crate::ExportError;
 
 /// The waits between attempts of one export.
