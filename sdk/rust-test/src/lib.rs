@@ -39,7 +39,7 @@ use weir_wasm::telemetry::PluginTelemetry;
 use weir_wasm::{Limits, Plugin, PluginEngine};
 
 pub use build::build_component;
-pub use output::Output;
+pub use output::{NOT_A_REQUEST, Output, request_signal};
 
 /// What went wrong, as a sentence: a test prints it when it fails.
 #[derive(Debug)]

@@ -58,22 +58,25 @@ impl Output {
     }
 }
 
-pub(crate) fn signal_of(request: &str) -> Result<Signal, TestError> {
-    let json: Value = serde_json::from_str(request)
-        .map_err(|e| TestError(format!("the input is not JSON: {e}")))?;
-    for (key, signal) in [
+/// The signal of an OTLP/JSON export request, by its top-level key.
+pub fn request_signal(json: &Value) -> Option<Signal> {
+    [
         ("resourceSpans", Signal::Traces),
         ("resourceLogs", Signal::Logs),
         ("resourceMetrics", Signal::Metrics),
-    ] {
-        if json.get(key).is_some() {
-            return Ok(signal);
-        }
-    }
-    Err(TestError(
-        "the input is not an OTLP/JSON export request (no resourceSpans, resourceLogs or resourceMetrics)"
-            .into(),
-    ))
+    ]
+    .into_iter()
+    .find(|(key, _)| json.get(key).is_some())
+    .map(|(_, signal)| signal)
+}
+
+/// The message when [`request_signal`] finds none.
+pub const NOT_A_REQUEST: &str = "the input is not an OTLP/JSON export request (no resourceSpans, resourceLogs or resourceMetrics)";
+
+pub(crate) fn signal_of(request: &str) -> Result<Signal, TestError> {
+    let json: Value = serde_json::from_str(request)
+        .map_err(|e| TestError(format!("the input is not JSON: {e}")))?;
+    request_signal(&json).ok_or_else(|| TestError(NOT_A_REQUEST.into()))
 }
 
 pub(crate) fn to_json(signal: Signal, protobuf: &[u8]) -> Result<Value, TestError> {

@@ -18,16 +18,8 @@ use weir_wasm::PluginSource;
 use crate::cli::PluginTestArgs;
 
 fn signal_of(json: &Value) -> Result<Signal, String> {
-    for (key, signal) in [
-        ("resourceSpans", Signal::Traces),
-        ("resourceLogs", Signal::Logs),
-        ("resourceMetrics", Signal::Metrics),
-    ] {
-        if json.get(key).is_some() {
-            return Ok(signal);
-        }
-    }
-    Err("the input is not an OTLP/JSON export request (no resourceSpans, resourceLogs or resourceMetrics)".into())
+    weir_plugin_test::request_signal(json)
+        .ok_or_else(|| weir_plugin_test::NOT_A_REQUEST.to_string())
 }
 
 fn read_json(path: &Path) -> Result<(Value, Vec<u8>), String> {
