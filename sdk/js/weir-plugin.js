@@ -198,6 +198,7 @@ export class Batch {
   keep(selection) { return this.raw.keepRows(bitmap(selection)); }
   deleteAttributes(scope, keys) { return this.raw.deleteAttributes(scope, keys); }
   redact(scope, keys, pattern, replacement) { return this.raw.redact(scope, keys, pattern, replacement); }
+  redactBody(pattern, replacement) { return this.raw.redactBody(pattern, replacement); }
   hashAttributes(scope, keys, salt) { return this.raw.hashAttributes(scope, keys, salt); }
   keepTraceIdRatio(ratio) { return this.raw.keepTraceIdRatio(ratio); }
 }

@@ -327,6 +327,10 @@ class Batch:
     def redact(self, scope, keys: Sequence[str], pattern: str, replacement: str) -> int:
         return self.raw.redact(scope, list(keys), pattern, replacement)
 
+    def redact_body(self, pattern: str, replacement: str) -> int:
+        """Masks matches of ``pattern`` in string log bodies (host kernel)."""
+        return self.raw.redact_body(pattern, replacement)
+
     def hash_attributes(self, scope, keys: Sequence[str], salt: str) -> int:
         return self.raw.hash_attributes(scope, list(keys), salt)
 

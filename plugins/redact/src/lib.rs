@@ -13,6 +13,7 @@
 //!         rule "tokens" { keys "http.request.header.*"; action "delete"; }
 //!         rule "users" { keys "user.email" "enduser.id"; action "hash"; salt "s3cret"; }
 //!         rule "cards" { pattern "\\b(?:\\d[ -]?){13,16}\\b"; scopes "record" "resource"; }
+//!         rule "emails" { pattern "[\\w.+-]+@[\\w.-]+"; replacement "<email>"; scopes "body"; }
 //!     }
 //! }
 //! ```
@@ -24,12 +25,14 @@
 //!   value when there is no pattern, by `replacement`, default `***`),
 //!   `delete` (remove the keys) or `hash` (replace values by the hex SHA-256
 //!   of `salt` + value);
-//! - `scopes`: `record` (default), `resource`, `scope`, or `all`.
+//! - `scopes`: where the rule applies: the attributes of `record` (default),
+//!   `resource` or `scope`, `all` three, and `body`: log records' string
+//!   bodies (`mask` only; spans and metrics have no body).
 //!
-//! `mask` needs `keys` or `pattern` (a pattern alone applies to every
-//! key); `delete` and `hash` need `keys` and take no pattern. Every
-//! rule runs as a host kernel over Arrow: values are never copied into the
-//! plugin.
+//! `mask` needs `keys`, `pattern` or the `body` scope (a pattern alone
+//! applies to every key; no pattern masks the whole value); `delete` and
+//! `hash` need `keys` and take no pattern. Every rule runs as a host
+//! kernel: values are never copied into the plugin.
 
 use weir_plugin::services::counter_add;
 use weir_plugin::{Batch, Config, Plugin, PluginError, Scope};
@@ -67,6 +70,8 @@ struct Rule {
     globs: Vec<String>,
     action: Action,
     scopes: Vec<Scope>,
+    /// Whether the rule masks log bodies too.
+    body: bool,
 }
 
 /// Whole-value pattern used by `mask` without `pattern`.
@@ -88,10 +93,14 @@ impl Rule {
             .partition(|k| k.contains('*'));
         let pattern = c.get("pattern").map(str::to_string);
         let has_keys = !keys.is_empty() || !globs.is_empty();
+        let body = c.get_all("scopes").any(|s| s == "body");
         let action = match c.get("action").unwrap_or("mask") {
             "mask" => {
-                if !has_keys && pattern.is_none() {
-                    return Err(invalid(name, "`mask` needs `keys` or `pattern`"));
+                if !has_keys && pattern.is_none() && !body {
+                    return Err(invalid(
+                        name,
+                        "`mask` needs `keys`, `pattern` or `scopes \"body\"`",
+                    ));
                 }
                 Action::Mask {
                     pattern: pattern.unwrap_or_else(|| WHOLE_VALUE.to_string()),
@@ -136,11 +145,20 @@ impl Rule {
                 "resource" => &[Scope::Resource],
                 "scope" => &[Scope::Scope],
                 "all" => &[Scope::Record, Scope::Resource, Scope::Scope],
+                "body" => {
+                    if !matches!(action, Action::Mask { .. }) {
+                        return Err(invalid(
+                            name,
+                            "the `body` scope is only for `mask` (bodies have no keys to delete or hash)",
+                        ));
+                    }
+                    &[]
+                }
                 other => {
                     return Err(invalid(
                         name,
                         format!(
-                            "unknown scope {other:?} (expected record, resource, scope or all)"
+                            "unknown scope {other:?} (expected record, resource, scope, all or body)"
                         ),
                     ));
                 }
@@ -152,7 +170,14 @@ impl Rule {
             }
         }
         if scopes.is_empty() {
-            scopes.push(Scope::Record);
+            if !body {
+                scopes.push(Scope::Record);
+            } else if has_keys {
+                return Err(invalid(
+                    name,
+                    "`keys` select attributes, but the only scope is `body`: add `record`, `resource` or `scope`, or remove `keys`",
+                ));
+            }
         }
         Ok(Rule {
             name: name.to_string(),
@@ -160,6 +185,7 @@ impl Rule {
             globs,
             action,
             scopes,
+            body,
         })
     }
 
@@ -202,6 +228,21 @@ impl Rule {
                 Action::Delete => batch.delete_attributes(scope, &keys)?,
                 Action::Hash { salt } => batch.hash_attributes(scope, &keys, salt)?,
             };
+        }
+        if self.body
+            && let Action::Mask {
+                pattern,
+                replacement,
+            } = &self.action
+        {
+            changed += batch
+                .redact_body(pattern, replacement)
+                .map_err(|e| match e {
+                    weir_plugin::HostError::InvalidPattern(m) => {
+                        invalid(&self.name, format!("invalid `pattern`: {m}"))
+                    }
+                    other => other.into(),
+                })?;
         }
         Ok(changed)
     }

@@ -66,10 +66,13 @@ impl AttributeEditor for ByLength {
     fn selects(&mut self, key: &[u8]) -> bool {
         decide(std::str::from_utf8(key).unwrap_or("")) != 2
     }
-    fn edit(&mut self, key: &str, value: WireValue<'_>) -> Edit {
+    fn edit(&mut self, key: &str, value: WireValue<'_>, out: &mut String) -> Edit {
         match decide(key) {
             0 => Edit::Delete,
-            1 => Edit::SetString(describe_wire(value)),
+            1 => {
+                out.push_str(&describe_wire(value));
+                Edit::SetString
+            }
             _ => Edit::Keep,
         }
     }
@@ -293,8 +296,8 @@ fn a_replaced_string_keeps_the_key_and_empty_strings_stay_strings() {
         fn selects(&mut self, key: &[u8]) -> bool {
             key == b"secret"
         }
-        fn edit(&mut self, _: &str, _: WireValue<'_>) -> Edit {
-            Edit::SetString(String::new())
+        fn edit(&mut self, _: &str, _: WireValue<'_>, _: &mut String) -> Edit {
+            Edit::SetString
         }
     }
     let kv = |k: &str, v: Value| KeyValue {

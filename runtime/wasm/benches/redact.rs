@@ -10,6 +10,10 @@
 //!   column-reading processor pays, `wasm_redact` edits the bytes in place
 //!   (the kernels' wire path), `wasm_redact_via_arrow` forces the Arrow path
 //!   (decode, kernels on Arrow, encode).
+//! - `peer/wasm_redact`: the peer harness's `wasm-redact` row without the
+//!   network: the load generator's 1000-span request (5 attributes) through
+//!   the harness's two rules (a regex mask of every `url.full`, a salted
+//!   hash of every `user.id`), bytes in, bytes out.
 //! - `node/redact`: through the node's thread (the hand-off included).
 //! - `call/*`: per-call overhead on a 1-span batch.
 //! - `cold/*`: compile without cache, load from the compile cache,
@@ -190,6 +194,45 @@ fn bench(c: &mut Criterion) {
                 let tables = batch.tables().unwrap();
                 let batch = Batch::from_tables(Signal::Traces, (*tables).clone());
                 let out = redact_i.process(&batch).unwrap();
+                black_box(out.batch.otlp_bytes().unwrap())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+
+    // The peer harness's `wasm-redact` row (benches/harness/pipelines/
+    // wasm-redact.kdl) without the network.
+    let peer_bytes = Bytes::from(weir_benches::trace_request(1000, 5).encode_to_vec());
+    let peer_config: Vec<(String, String)> = [
+        ("rule.session.keys", "url.full"),
+        ("rule.session.pattern", "session=[0-9a-f]+"),
+        ("rule.session.replacement", "session=***"),
+        ("rule.user.keys", "user.id"),
+        ("rule.user.action", "hash"),
+        ("rule.user.salt", "bench"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut peer_i = redact
+        .instantiate("bench", limits, telemetry.clone(), &peer_config)
+        .unwrap();
+    {
+        // Every span changes (both rules match each one).
+        let out = peer_i
+            .process(&Batch::from_otlp(Signal::Traces, peer_bytes.clone()).unwrap())
+            .unwrap();
+        assert_ne!(out.batch.otlp_bytes().unwrap(), peer_bytes);
+    }
+    let mut g = c.benchmark_group("peer");
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("wasm_redact", |b| {
+        b.iter_batched(
+            || peer_bytes.clone(),
+            |bytes| {
+                let batch = Batch::from_otlp(Signal::Traces, bytes).unwrap();
+                let out = peer_i.process(&batch).unwrap();
                 black_box(out.batch.otlp_bytes().unwrap())
             },
             BatchSize::SmallInput,

@@ -179,6 +179,18 @@ impl<'a> Batch<'a> {
             .map(|n| n as usize)
     }
 
+    /// Kernel: in log records whose body is a string, replaces matches of
+    /// `pattern` by `replacement`; returns how many bodies changed (0 for
+    /// spans and metrics, which have no body).
+    ///
+    /// # Errors
+    /// [`HostError::InvalidPattern`] when the pattern does not compile.
+    pub fn redact_body(&self, pattern: &str, replacement: &str) -> Result<usize, HostError> {
+        self.inner
+            .redact_body(pattern, replacement)
+            .map(|n| n as usize)
+    }
+
     /// Kernel: replaces the values of `keys` by the hex SHA-256 of `salt`
     /// followed by the value; returns how many values changed.
     ///

@@ -508,7 +508,7 @@ impl<'a> MapView<'a> {
 
 /// `old` with entries `changes` (sorted by index) replaced, nulls kept
 /// except on replaced entries.
-fn replace_strings(old: &StringArray, changes: &[(usize, String)]) -> StringArray {
+pub(crate) fn replace_strings(old: &StringArray, changes: &[(usize, String)]) -> StringArray {
     let extra: usize = changes.iter().map(|(_, s)| s.len()).sum();
     let mut b = StringBuilder::with_capacity(old.len(), old.value_data().len() + extra);
     let mut next = changes.iter().peekable();

@@ -191,6 +191,62 @@ impl BatchState {
             .ok_or_else(|| internal("the table has no attributes column"))
     }
 
+    /// `redact-body` on the tables: the new `body` column with its string
+    /// bodies redacted, the number changed and the bytes written; `None`
+    /// when nothing matched (or the signal has no body).
+    fn redacted_body(
+        &mut self,
+        re: &regex::Regex,
+        replacement: &str,
+    ) -> Result<Option<(ArrayRef, u32, u64)>, HostError> {
+        if self.signal != Signal::Logs {
+            return Ok(None);
+        }
+        let t = self.tables()?;
+        let Some(body) = t.records.column_by_name(schema::log::BODY) else {
+            return Ok(None);
+        };
+        let body = body
+            .as_struct_opt()
+            .ok_or_else(|| internal("the body column is not a struct"))?;
+        let types = body
+            .column_by_name(schema::any_value::TYPE)
+            .and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt8Type>())
+            .ok_or_else(|| internal("the body has no type column"))?;
+        let strs = body
+            .column_by_name(schema::any_value::STR)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| internal("the body has no str column"))?;
+        let mut changes = Vec::new();
+        let mut out = String::new();
+        for row in 0..body.len() {
+            if body.is_null(row)
+                || strs.is_null(row)
+                || types.value(row) != schema::ValueType::Str as u8
+            {
+                continue;
+            }
+            out.clear();
+            if kernels::redact_value_into(re, replacement, strs.value(row), &mut out) {
+                changes.push((row, out.clone()));
+            }
+        }
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let written = changes.iter().map(|(_, s)| s.len() as u64).sum();
+        let n = u32::try_from(changes.len()).unwrap_or(u32::MAX);
+        let str = Arc::new(crate::host::attributes::replace_strings(strs, &changes));
+        let (fields, mut columns, nulls) = body.clone().into_parts();
+        let i = fields
+            .iter()
+            .position(|f| f.name() == schema::any_value::STR)
+            .ok_or_else(|| internal("the body has no str column"))?;
+        columns[i] = str;
+        let body = arrow_array::StructArray::try_new(fields, columns, nulls).map_err(internal)?;
+        Ok(Some((Arc::new(body), n, written)))
+    }
+
     /// Replaces the attribute map column of a scope.
     fn set_attributes(&mut self, scope: AttributeScope, map: ArrayRef) -> Result<(), HostError> {
         let table = self.table_mut(scope)?;
@@ -630,6 +686,39 @@ impl HostBatch for HostState {
         }
         let b = self.batch(&res)?;
         Ok(b.set_attributes(scope, Arc::new(map)).map(|()| n))
+    }
+
+    fn redact_body(
+        &mut self,
+        res: Resource<BatchState>,
+        pattern: String,
+        replacement: String,
+    ) -> HostResult<u32> {
+        self.host_call()?;
+        let re = match self.regexes.get(&pattern) {
+            Ok(re) => re.clone(),
+            Err(e) => return Ok(Err(HostError::InvalidPattern(e))),
+        };
+        let b = self.batch(&res)?;
+        // Bodies are redacted on the tables (the wire edit covers
+        // attributes only): a batch still in bytes is decoded here.
+        let (body, n, written) = match b.redacted_body(&re, &replacement) {
+            Err(e) => return Ok(Err(e)),
+            Ok(None) => return Ok(Ok(0)),
+            Ok(Some(c)) => c,
+        };
+        if !self.take_output(written) {
+            return Ok(Err(self.limit("redact-body")));
+        }
+        let b = self.batch(&res)?;
+        let result = b.tables().and_then(|t| {
+            t.records = replace_column(&t.records, schema::log::BODY, body)?;
+            Ok(n)
+        });
+        if result.is_ok() {
+            b.changed = true;
+        }
+        Ok(result)
     }
 
     fn hash_attributes(

@@ -75,6 +75,89 @@ async fn masks_matches_of_a_value_pattern_in_listed_keys() {
     assert!(weir_wasm::render_metrics().contains("weir_plugin_redacted_values_total{"));
 }
 
+/// `scopes "body"` masks matches in string log bodies (and, with
+/// `record`, in record attributes too); bodies of other types, absent
+/// bodies and spans are left alone.
+#[tokio::test]
+async fn masks_matches_in_string_log_bodies() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::AnyValue;
+    use opentelemetry_proto::tonic::logs::v1::LogRecord;
+    use prost::Message as _;
+
+    let node = build(&redact(&[
+        ("rule.email.pattern", r"[\w.+-]+@[\w-]+\.[\w.]+"),
+        ("rule.email.replacement", "<email>"),
+        ("rule.email.scopes", "body"),
+        ("rule.email.scopes", "record"),
+    ]));
+    let telemetry = node.telemetry().clone();
+    let _stats = node.stats().clone();
+    let body = |v: any_value::Value| Some(AnyValue { value: Some(v) });
+    let record = |b: Option<AnyValue>, attrs: Vec<_>| LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        severity_text: "INFO".to_string(),
+        body: b,
+        attributes: attrs,
+        ..Default::default()
+    };
+    let batch = logs(vec![
+        record(
+            body(any_value::Value::StringValue(
+                "login by ada@example.com from grace.h@example.org".to_string(),
+            )),
+            vec![kv("user", "alan@example.net"), kv("route", "/login")],
+        ),
+        record(
+            body(any_value::Value::StringValue("no address here".to_string())),
+            vec![],
+        ),
+        record(body(any_value::Value::IntValue(7)), vec![]),
+        record(None, vec![kv("note", "x@y.io")]),
+    ]);
+    let done = run(node, vec![batch]).await;
+    assert_eq!(done.out.len(), 1);
+    let out = done.out[0].batch.otlp_bytes().unwrap();
+    let req = ExportLogsServiceRequest::decode(out).unwrap();
+    let records = &req.resource_logs[0].scope_logs[0].log_records;
+    assert_eq!(records.len(), 4, "no record lost");
+    let body_of = |i: usize| records[i].body.as_ref().and_then(|b| b.value.clone());
+    assert_eq!(
+        body_of(0),
+        Some(any_value::Value::StringValue(
+            "login by <email> from <email>".to_string()
+        ))
+    );
+    assert_eq!(
+        body_of(1),
+        Some(any_value::Value::StringValue("no address here".to_string()))
+    );
+    assert_eq!(body_of(2), Some(any_value::Value::IntValue(7)));
+    assert_eq!(records[3].body, None, "an absent body stays absent");
+    assert_eq!(attr_str(&records[0].attributes, "user"), Some("<email>"));
+    assert_eq!(attr_str(&records[0].attributes, "route"), Some("/login"));
+    assert_eq!(attr_str(&records[3].attributes, "note"), Some("<email>"));
+    assert_eq!(records[0].severity_text, "INFO");
+    // Two attributes and one body.
+    assert_eq!(
+        telemetry.counter(
+            "redacted_values_total",
+            &[("rule", "email"), ("action", "mask")]
+        ),
+        Some(3)
+    );
+
+    // Spans have no body: the rule leaves them as they came.
+    let node = build(&redact(&[
+        ("rule.email.pattern", "@"),
+        ("rule.email.scopes", "body"),
+    ]));
+    let batch = traces(vec![], vec![span("a@b", trace_id(1), vec![kv("k", "a@b")])]);
+    let original = batch.otlp_bytes().unwrap();
+    let done = run(node, vec![batch]).await;
+    assert_eq!(done.out[0].batch.otlp_bytes().unwrap(), original);
+}
+
 #[tokio::test]
 async fn deletes_keys_by_glob_in_every_scope() {
     let node = build(&redact(&[
@@ -204,7 +287,22 @@ async fn invalid_rules_are_refused_at_build_with_the_reason() {
         other => panic!("unexpected {other}"),
     }
     for (pairs, needle) in [
-        (vec![("rule.x.action", "mask")], "needs `keys` or `pattern`"),
+        (
+            vec![("rule.x.action", "mask")],
+            "needs `keys`, `pattern` or `scopes \"body\"`",
+        ),
+        (
+            vec![
+                ("rule.x.keys", "k"),
+                ("rule.x.action", "hash"),
+                ("rule.x.scopes", "body"),
+            ],
+            "the `body` scope is only for `mask`",
+        ),
+        (
+            vec![("rule.x.keys", "k"), ("rule.x.scopes", "body")],
+            "the only scope is `body`",
+        ),
         (
             vec![("rule.x.keys", "k"), ("rule.x.action", "shred")],
             "unknown action",

@@ -4,13 +4,18 @@
 //! redaction plugin's kernels) does not need the batch's Arrow tables: the
 //! edit walks the request down to the attribute lists it targets, skipping
 //! every other field by its length, and asks an [`AttributeEditor`] about
-//! each `KeyValue`. Only messages on the path to a changed attribute are
-//! rewritten (with their new lengths); every other byte is copied as it
-//! came, in runs. When nothing changes nothing is copied at all.
+//! each `KeyValue`. The walk records each change as a patch (a byte range
+//! of the request and what replaces it): the changed `KeyValue`s and the
+//! new length prefixes of the messages that enclose them. The new request
+//! is then written in one pass: runs of the original bytes between the
+//! patches, and the patches. When nothing changes nothing is copied at all.
 //!
 //! Cost: one walk over the envelope and attribute keys (values are parsed
-//! only for keys the editor selects), plus one copy of the request per
-//! nesting level above a changed attribute when something changes.
+//! only for keys the editor selects), plus, when something changes, one
+//! copy of the request. (An earlier version rebuilt every enclosing
+//! message in a buffer of its own, copying the request once per nesting
+//! level; on the peer harness's redaction row those copies were 15% of
+//! weir's CPU.)
 //!
 //! The walk is bounds-checked and never panics. It gives up ([`Err`]) on
 //! anything unusual that the Arrow path handles with prost's exact
@@ -57,14 +62,15 @@ pub enum WireValue<'a> {
 }
 
 /// What to do with one attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit {
     /// Leave it as it is.
     Keep,
     /// Remove the `KeyValue`.
     Delete,
-    /// Keep the key, make the value this string.
-    SetString(String),
+    /// Keep the key, make the value the string the editor wrote into the
+    /// `out` buffer of [`AttributeEditor::edit`].
+    SetString,
 }
 
 /// Decides, attribute by attribute, what an edit does.
@@ -73,8 +79,11 @@ pub trait AttributeEditor {
     /// ([`Self::edit`] is asked only for those, so unselected keys are never
     /// checked for UTF-8 and their values never parsed).
     fn selects(&mut self, key: &[u8]) -> bool;
-    /// What to do with a selected attribute.
-    fn edit(&mut self, key: &str, value: WireValue<'_>) -> Edit;
+    /// What to do with a selected attribute. `out` is empty on entry; for
+    /// [`Edit::SetString`] the editor writes the new value into it (one
+    /// buffer reused for every attribute, so a replacement costs no
+    /// allocation).
+    fn edit(&mut self, key: &str, value: WireValue<'_>, out: &mut String) -> Edit;
 }
 
 /// Why a walk gave up.
@@ -272,18 +281,35 @@ pub fn edit_attributes(
     set: AttributeSet,
     editor: &mut dyn AttributeEditor,
 ) -> Result<Edited, PdataError> {
+    let level = path(signal, set).ok_or(PdataError::Unsupported("a signal without OTLP bytes"))?;
     let mut walker = Walker {
-        buf: bytes,
         editor,
-        scratch: vec![Vec::new(); 8],
-        kv: Vec::new(),
+        patches: Vec::new(),
+        arena: Vec::new(),
+        value: String::new(),
         result: Edited::default(),
     };
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 8);
-    let level = path(signal, set).ok_or(PdataError::Unsupported("a signal without OTLP bytes"))?;
-    let changed = walker.message(Cursor::new(bytes), level, 0, &mut out)?;
-    let mut result = walker.result;
-    result.bytes = changed.then_some(out);
+    let delta = walker.message(Cursor::new(bytes), level)?;
+    let Walker {
+        patches,
+        arena,
+        mut result,
+        ..
+    } = walker;
+    if !patches.is_empty() {
+        let len = usize::try_from(bytes.len() as i64 + delta)
+            .map_err(|_| PdataError::Unsupported("an edit that shrinks past zero"))?;
+        let mut out = Vec::with_capacity(len);
+        let mut at = 0;
+        for p in &patches {
+            out.extend_from_slice(bytes.get(at..p.start).unwrap_or_default());
+            out.extend_from_slice(arena.get(p.from..p.to).unwrap_or_default());
+            at = p.end;
+        }
+        out.extend_from_slice(bytes.get(at..).unwrap_or_default());
+        debug_assert_eq!(out.len(), len);
+        result.bytes = Some(out);
+    }
     Ok(result)
 }
 
@@ -308,7 +334,7 @@ pub fn attribute_keys(
             }
             false
         }
-        fn edit(&mut self, _: &str, _: WireValue<'_>) -> Edit {
+        fn edit(&mut self, _: &str, _: WireValue<'_>, _: &mut String) -> Edit {
             Edit::Keep
         }
     }
@@ -322,35 +348,32 @@ pub fn attribute_keys(
     Ok(keys.0.into_iter().collect())
 }
 
-struct Walker<'a, 'e> {
-    buf: &'a [u8],
+/// One change: the request's bytes `start..end` become `arena[from..to]`.
+/// Patches are kept in the order of `start` and never overlap.
+#[derive(Debug, Clone, Copy)]
+struct Patch {
+    start: usize,
+    end: usize,
+    from: usize,
+    to: usize,
+}
+
+struct Walker<'e> {
     editor: &'e mut dyn AttributeEditor,
-    /// One output buffer per nesting level, reused across messages.
-    scratch: Vec<Vec<u8>>,
-    /// The replacement `KeyValue` being written.
-    kv: Vec<u8>,
+    patches: Vec<Patch>,
+    /// The bytes of every patch, back to back.
+    arena: Vec<u8>,
+    /// The editor's output buffer, reused for every attribute.
+    value: String,
     result: Edited,
 }
 
-enum KeyValueOutcome {
-    Keep,
-    Delete,
-    /// The new `KeyValue` is in `Walker::kv`.
-    Replace,
-}
-
-impl<'a> Walker<'a, '_> {
-    /// Walks one message of `level`. Returns whether it changed; if so its
-    /// new content (without tag and length) was appended to `out`.
-    fn message(
-        &mut self,
-        mut c: Cursor<'a>,
-        level: &'static Level,
-        depth: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<bool, Bail> {
-        let mut pending = c.pos();
-        let mut changed = false;
+impl Walker<'_> {
+    /// Walks one message of `level`, recording patches for what changes.
+    /// Returns how many bytes longer (or, negative, shorter) the message's
+    /// content becomes.
+    fn message<'a>(&mut self, mut c: Cursor<'a>, level: &'static Level) -> Result<i64, Bail> {
+        let mut delta = 0i64;
         loop {
             let field_start = c.pos();
             let Some((number, wt)) = c.key()? else { break };
@@ -360,59 +383,67 @@ impl<'a> Walker<'a, '_> {
             }
             if level.attributes == Some(number) {
                 let kv = c.message(wt)?;
-                match self.key_value(kv)? {
-                    KeyValueOutcome::Keep => {}
-                    KeyValueOutcome::Delete => {
-                        out.extend_from_slice(self.slice(pending, field_start));
-                        pending = c.pos();
-                        changed = true;
-                    }
-                    KeyValueOutcome::Replace => {
-                        out.extend_from_slice(self.slice(pending, field_start));
-                        put_key(out, number, wire::LEN);
-                        put_varint(out, self.kv.len() as u64);
-                        out.extend_from_slice(&self.kv);
-                        pending = c.pos();
-                        changed = true;
-                    }
+                let from = self.arena.len();
+                if self.key_value(kv, number)? {
+                    let to = self.arena.len();
+                    let old = c.pos() - field_start;
+                    delta += (to - from) as i64 - old as i64;
+                    self.patches.push(Patch {
+                        start: field_start,
+                        end: c.pos(),
+                        from,
+                        to,
+                    });
                 }
             } else if let Some(child) = level.child(number) {
+                let len_start = c.pos();
                 let sub = c.message(wt)?;
-                if depth + 1 >= self.scratch.len() {
-                    return Err(Bail::Unusual("nesting this deep"));
+                let (content_start, old_len) = (sub.pos(), sub.end() - sub.pos());
+                // The slot for this message's new length prefix, filled in
+                // once its content is walked (it precedes the content's
+                // patches in the request, so it does in the list too).
+                let slot = self.patches.len();
+                self.patches.push(Patch {
+                    start: len_start,
+                    end: len_start,
+                    from: 0,
+                    to: 0,
+                });
+                let sub_delta = self.message(sub, child)?;
+                if self.patches.len() == slot + 1 {
+                    // Nothing inside changed.
+                    let _ = self.patches.pop();
+                } else if sub_delta != 0 {
+                    let new_len = u64::try_from(old_len as i64 + sub_delta)
+                        .map_err(|_| Bail::Unusual("an edit that shrinks past zero"))?;
+                    let from = self.arena.len();
+                    put_varint(&mut self.arena, new_len);
+                    let to = self.arena.len();
+                    delta += sub_delta + (to - from) as i64 - (content_start - len_start) as i64;
+                    self.patches[slot] = Patch {
+                        start: len_start,
+                        end: content_start,
+                        from,
+                        to,
+                    };
                 }
-                let mut scratch = std::mem::take(&mut self.scratch[depth]);
-                scratch.clear();
-                let sub_changed = self.message(sub, child, depth + 1, &mut scratch);
-                if matches!(sub_changed, Ok(true)) {
-                    out.extend_from_slice(self.slice(pending, field_start));
-                    put_key(out, number, wire::LEN);
-                    put_varint(out, scratch.len() as u64);
-                    out.extend_from_slice(&scratch);
-                    pending = c.pos();
-                    changed = true;
-                }
-                self.scratch[depth] = scratch;
-                let _ = sub_changed?;
+                // else: same length, the slot stays an empty patch.
             } else {
                 c.skip(number, wt)?;
             }
         }
-        if changed {
-            out.extend_from_slice(self.slice(pending, c.end()));
-        }
-        Ok(changed)
+        Ok(delta)
     }
 
-    fn slice(&self, from: usize, to: usize) -> &'a [u8] {
-        self.buf.get(from..to).unwrap_or_default()
-    }
-
-    fn key_value(&mut self, mut c: Cursor<'a>) -> Result<KeyValueOutcome, Bail> {
+    /// Asks the editor about one `KeyValue` (field `number` of its
+    /// message). Returns whether it changed; if so its replacement (the
+    /// whole field, key and length included, or nothing for a deletion)
+    /// was appended to the arena.
+    fn key_value<'a>(&mut self, mut c: Cursor<'a>, number: u32) -> Result<bool, Bail> {
         let mut key: Option<&'a [u8]> = None;
         let mut value: Option<Cursor<'a>> = None;
-        while let Some((number, wt)) = c.key()? {
-            match number {
+        while let Some((field, wt)) = c.key()? {
+            match field {
                 1 => {
                     if key.replace(c.bytes(wt)?).is_some() {
                         return Err(Bail::Unusual("a KeyValue with two keys"));
@@ -423,12 +454,12 @@ impl<'a> Walker<'a, '_> {
                         return Err(Bail::Unusual("a KeyValue with two values"));
                     }
                 }
-                _ => c.skip(number, wt)?,
+                _ => c.skip(field, wt)?,
             }
         }
         let key = key.unwrap_or_default();
         if !self.editor.selects(key) {
-            return Ok(KeyValueOutcome::Keep);
+            return Ok(false);
         }
         let key = std::str::from_utf8(key)
             .map_err(|_| Bail::Unusual("an attribute key that is not UTF-8"))?;
@@ -436,30 +467,42 @@ impl<'a> Walker<'a, '_> {
             None => WireValue::Absent,
             Some(v) => any_value(v)?,
         };
-        match self.editor.edit(key, value) {
-            Edit::Keep => Ok(KeyValueOutcome::Keep),
+        self.value.clear();
+        match self.editor.edit(key, value, &mut self.value) {
+            Edit::Keep => Ok(false),
             Edit::Delete => {
                 self.result.deleted += 1;
-                Ok(KeyValueOutcome::Delete)
+                Ok(true)
             }
-            Edit::SetString(s) => {
+            Edit::SetString => {
+                let s = &self.value;
                 self.result.replaced += 1;
                 self.result.written += s.len() as u64;
-                self.kv.clear();
-                if !key.is_empty() {
-                    put_key(&mut self.kv, 1, wire::LEN);
-                    put_varint(&mut self.kv, key.len() as u64);
-                    self.kv.extend_from_slice(key.as_bytes());
-                }
-                // AnyValue { string_value = 1 }; an empty string is still
-                // written so that the value stays a string, not empty.
+                // KeyValue { key = 1, value = 2: AnyValue { string_value = 1 } };
+                // an empty string is still written so that the value stays
+                // a string, not empty.
                 let inner = 1 + varint_len(s.len() as u64) + s.len();
-                put_key(&mut self.kv, 2, wire::LEN);
-                put_varint(&mut self.kv, inner as u64);
-                put_key(&mut self.kv, 1, wire::LEN);
-                put_varint(&mut self.kv, s.len() as u64);
-                self.kv.extend_from_slice(s.as_bytes());
-                Ok(KeyValueOutcome::Replace)
+                let kv_len = if key.is_empty() {
+                    0
+                } else {
+                    1 + varint_len(key.len() as u64) + key.len()
+                } + 1
+                    + varint_len(inner as u64)
+                    + inner;
+                let out = &mut self.arena;
+                put_key(out, number, wire::LEN);
+                put_varint(out, kv_len as u64);
+                if !key.is_empty() {
+                    put_key(out, 1, wire::LEN);
+                    put_varint(out, key.len() as u64);
+                    out.extend_from_slice(key.as_bytes());
+                }
+                put_key(out, 2, wire::LEN);
+                put_varint(out, inner as u64);
+                put_key(out, 1, wire::LEN);
+                put_varint(out, s.len() as u64);
+                out.extend_from_slice(s.as_bytes());
+                Ok(true)
             }
         }
     }
