@@ -173,7 +173,14 @@ mod tests {
             "[^&]*",
         ];
         let replacements = ["***", "", "$k=***", "${k}", "$$"];
-        let values = ["", "a", "session=00ff&x=1", "abc=12&def=34", "xxaxx", "ümlaut=1"];
+        let values = [
+            "",
+            "a",
+            "session=00ff&x=1",
+            "abc=12&def=34",
+            "xxaxx",
+            "ümlaut=1",
+        ];
         for p in patterns {
             let re = Regex::new(p).unwrap();
             for r in replacements {
@@ -185,7 +192,10 @@ mod tests {
                     let mut out = "prefix:".to_string();
                     let changed = redact_value_into(&re, r, v, &mut out);
                     let got = changed.then(|| out["prefix:".len()..].to_string());
-                    assert_eq!(got, expected, "pattern {p:?}, replacement {r:?}, value {v:?}");
+                    assert_eq!(
+                        got, expected,
+                        "pattern {p:?}, replacement {r:?}, value {v:?}"
+                    );
                     if !changed {
                         assert_eq!(out, "prefix:");
                     }
