@@ -47,6 +47,9 @@ extern void __wasm_import_weir_pipeline_host_method_batch_delete_attributes(int3
 __attribute__((__import_module__("weir:pipeline/host@0.1.0"), __import_name__("[method]batch.redact")))
 extern void __wasm_import_weir_pipeline_host_method_batch_redact(int32_t, int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
+__attribute__((__import_module__("weir:pipeline/host@0.1.0"), __import_name__("[method]batch.redact-body")))
+extern void __wasm_import_weir_pipeline_host_method_batch_redact_body(int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
+
 __attribute__((__import_module__("weir:pipeline/host@0.1.0"), __import_name__("[method]batch.hash-attributes")))
 extern void __wasm_import_weir_pipeline_host_method_batch_hash_attributes(int32_t, int32_t, uint8_t *, size_t, uint8_t *, size_t, uint8_t *);
 
@@ -1131,6 +1134,54 @@ bool weir_pipeline_host_method_batch_redact(weir_pipeline_host_borrow_batch_t se
   uint8_t ret_area[(4*sizeof(void*))];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_weir_pipeline_host_method_batch_redact((self).__handle, (int32_t) scope, (uint8_t *) (*keys).ptr, (*keys).len, (uint8_t *) (*pattern).ptr, (*pattern).len, (uint8_t *) (*replacement).ptr, (*replacement).len, ptr);
+  weir_pipeline_host_result_u32_host_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (uint32_t) (*((int32_t*) (ptr + sizeof(void*))));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      weir_pipeline_types_host_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.unknown_column = (plugin_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          break;
+        }
+        case 1: {
+          variant.val.invalid_column = (plugin_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          variant.val.invalid_pattern = (plugin_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          break;
+        }
+        case 3: {
+          variant.val.limit_exceeded = (plugin_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool weir_pipeline_host_method_batch_redact_body(weir_pipeline_host_borrow_batch_t self, plugin_string_t *pattern, plugin_string_t *replacement, uint32_t *ret, weir_pipeline_host_host_error_t *err) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(4*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_weir_pipeline_host_method_batch_redact_body((self).__handle, (uint8_t *) (*pattern).ptr, (*pattern).len, (uint8_t *) (*replacement).ptr, (*replacement).len, ptr);
   weir_pipeline_host_result_u32_host_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {

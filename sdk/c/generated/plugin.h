@@ -377,6 +377,11 @@ extern bool weir_pipeline_host_method_batch_delete_attributes(weir_pipeline_host
 // empty), replaces matches of a regular expression; returns the
 // number of values changed.
 extern bool weir_pipeline_host_method_batch_redact(weir_pipeline_host_borrow_batch_t self, weir_pipeline_host_attribute_scope_t scope, plugin_list_string_t *keys, plugin_string_t *pattern, plugin_string_t *replacement, uint32_t *ret, weir_pipeline_host_host_error_t *err);
+// Kernel: in log records whose body is a string, replaces matches
+// of a regular expression in the body; returns the number of
+// bodies changed (0 for other signals, and for bodies of other
+// types, which stay as they are).
+extern bool weir_pipeline_host_method_batch_redact_body(weir_pipeline_host_borrow_batch_t self, plugin_string_t *pattern, plugin_string_t *replacement, uint32_t *ret, weir_pipeline_host_host_error_t *err);
 // Kernel: replaces the values of the listed keys by the hex SHA-256
 // of salt + value (numbers and booleans hashed as their text); the
 // values become strings. Returns the number of values changed.
