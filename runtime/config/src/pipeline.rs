@@ -46,8 +46,8 @@ pub struct NodeDecl {
     pub type_name: Spanned<String>,
     /// The nodes this one reads from, in the order written.
     pub from: Vec<Spanned<String>>,
-    /// For an exporter: the exporter that gets the batches this one gives
-    /// up on (`dead-letter "name"`).
+    /// For an exporter or a processor: the exporter that gets the batches
+    /// this one gives up on (`dead-letter "name"`).
     pub dead_letter: Option<Spanned<String>>,
     /// The KDL node itself, for the component to read its properties from.
     pub node: KdlNode,
@@ -514,19 +514,19 @@ fn read_node(node: &KdlNode, kind: NodeKind, errors: &mut Vec<ConfigError>) -> O
         let mut r = NodeReader::new(node, &mut scratch, "");
         if let Some((v, span)) = r.value("dead-letter") {
             match v.as_string() {
-                Some(s) if kind == NodeKind::Exporter => {
+                Some(s) if kind != NodeKind::Receiver => {
                     dead_letter = Some(Spanned::new(s.to_string(), span));
                 }
                 Some(_) => errors.push(
                     ConfigError::new(
                         ErrorCode::InvalidValue,
                         format!(
-                            "only exporters have a `dead-letter`, not {word} {:?}",
+                            "only exporters and processors have a `dead-letter`, not {word} {:?}",
                             id.value
                         ),
                     )
-                    .at(span, "not an exporter")
-                    .help("put `dead-letter` in the block of the exporter whose failures it takes"),
+                    .at(span, "a receiver")
+                    .help("put `dead-letter` in the block of the exporter or processor whose failures it takes"),
                 ),
                 None => errors.push(
                     ConfigError::new(

@@ -82,6 +82,10 @@ pub struct ProcessorContext {
     pub input: Input,
     /// Where to send results.
     pub output: Output,
+    /// The input of the exporter named by the node's `dead-letter`, if
+    /// any: where a processor sends the batches it fails on when its
+    /// failure policy says so (`on-error "dead-letter"` of a wasm node).
+    pub dead_letter: Option<Output>,
     /// The node's counters.
     pub metrics: Arc<NodeMetrics>,
 }

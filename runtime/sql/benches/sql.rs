@@ -249,6 +249,7 @@ fn windowed(c: &mut Criterion) {
                     let (tx, in_rx) = mpsc::channel(16);
                     let (out_tx, mut rx) = mpsc::channel(1024);
                     let pctx = ProcessorContext {
+                        dead_letter: None,
                         id: "red".into(),
                         input: Input::new(in_rx, metrics.clone()),
                         output: Output::new(vec![out_tx], metrics.clone()),

@@ -432,8 +432,8 @@ impl RunningPipeline {
                 let _ = fresh_routes.insert(id.clone(), routes);
             }
         }
-        // Dead letters of the new exporters: the input of the exporter each
-        // names (new or running).
+        // Dead letters of the new exporters and processors: the input of
+        // the exporter each names (new or running).
         let mut dead_letters: HashMap<String, mpsc::Sender<Message>> = HashMap::new();
         for (id, _) in &built {
             let target = pipeline
@@ -473,6 +473,13 @@ impl RunningPipeline {
                         id: id.clone(),
                         input: Input::new(input, metrics.clone()),
                         output: Output::with_routes(routes.clone(), metrics.clone()),
+                        // Dead-lettered batches are not counted as the
+                        // node's output (it counts them as failed).
+                        dead_letter: dead_letters.remove(&id).map(|tx| {
+                            let uncounted =
+                                Arc::new(NodeMetrics::new(&id, "processor", "dead-letter"));
+                            Output::new(vec![tx], uncounted)
+                        }),
                         metrics: metrics.clone(),
                     };
                     let name = id.clone();

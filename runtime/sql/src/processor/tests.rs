@@ -141,6 +141,7 @@ impl Harness {
         let (tx, in_rx) = mpsc::channel(16);
         let (out_tx, rx) = mpsc::channel(64);
         let pctx = ProcessorContext {
+            dead_letter: None,
             id: "sql".into(),
             input: Input::new(in_rx, metrics.clone()),
             output: Output::new(vec![out_tx], metrics.clone()),

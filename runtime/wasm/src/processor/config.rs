@@ -8,7 +8,8 @@
 //!     config {                         // handed to the plugin's `init`
 //!         rule "pw" { keys "db.statement"; pattern "password=\\S*"; }
 //!     }
-//!     on-error "pass"                  // or "drop"; default "pass"
+//!     on-error "pass"                  // or "drop", or "dead-letter" (with
+//!                                      // `dead-letter "exporter"`); default "pass"
 //!     limits {
 //!         memory "64MiB"               // linear memory cap
 //!         timeout "100ms"              // per call
@@ -33,7 +34,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use kdl::{KdlNode, KdlValue};
-use weir_config::{NodeReader, SourceSpan, Spanned};
+use weir_config::{ConfigError, ErrorCode, NodeReader, SourceSpan, Spanned};
 
 use crate::builtin;
 use crate::limits::Limits;
@@ -68,6 +69,9 @@ pub enum OnError {
     /// Drop the batch (counted as dropped; use it for redaction, where
     /// letting unredacted data through is worse than losing it).
     Drop,
+    /// Send the batch, unchanged, to the node's `dead-letter` exporter
+    /// (which keeps it for inspection or replay) and not downstream.
+    DeadLetter,
 }
 
 /// The circuit breaker's settings.
@@ -364,8 +368,21 @@ pub fn validate(r: &mut NodeReader<'_>) -> Option<WasmConfig> {
         });
     }
 
-    let on_error = match r.one_of("on-error", &["pass", "drop"]) {
+    let on_error = match r.one_of("on-error", &["pass", "drop", "dead-letter"]) {
         Some(s) if s.value == "drop" => OnError::Drop,
+        Some(s) if s.value == "dead-letter" => {
+            if r.value("dead-letter").is_none() {
+                r.error(
+                    ConfigError::new(
+                        ErrorCode::Missing,
+                        "`on-error \"dead-letter\"` needs a `dead-letter` exporter",
+                    )
+                    .at(s.span, "no `dead-letter` in this node")
+                    .help("add `dead-letter \"<exporter>\"` to the block: the exporter that keeps failed batches"),
+                );
+            }
+            OnError::DeadLetter
+        }
         _ => OnError::Pass,
     };
 

@@ -589,6 +589,20 @@ impl WasmProcessor {
                         }
                     }
                     OnError::Drop => ctx.metrics.record_dropped(items),
+                    OnError::DeadLetter => match &ctx.dead_letter {
+                        Some(dl) => {
+                            ctx.metrics.record_failed(items);
+                            tracing::warn!(node = %self.node, items, "Plugin failed on a batch; sending it to the dead-letter exporter.");
+                            if dl.send(msg).await.is_err() {
+                                ctx.metrics.record_dropped(items);
+                            }
+                        }
+                        None => {
+                            // Validation requires a `dead-letter`; a node
+                            // run without one (tests) drops.
+                            ctx.metrics.record_dropped(items);
+                        }
+                    },
                 }
             }
         }

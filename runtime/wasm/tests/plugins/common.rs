@@ -191,10 +191,25 @@ pub struct Run {
 /// Runs `node` as a real processor task over `batches` (input closed
 /// after the last) and collects its output.
 pub async fn run(node: WasmProcessor, batches: Vec<Batch>) -> Run {
+    run_with_dead_letter(node, batches, None).await
+}
+
+/// [`run`] with `dead_letter` as the node's dead-letter exporter input.
+pub async fn run_with_dead_letter(
+    node: WasmProcessor,
+    batches: Vec<Batch>,
+    dead_letter: Option<mpsc::Sender<Message>>,
+) -> Run {
     let metrics = Arc::new(NodeMetrics::new("test", "processor", "wasm"));
     let (in_tx, in_rx) = mpsc::channel(batches.len().max(1));
     let (out_tx, mut out_rx) = mpsc::channel(1024);
     let ctx = ProcessorContext {
+        dead_letter: dead_letter.map(|tx| {
+            Output::new(
+                vec![tx],
+                Arc::new(NodeMetrics::new("test", "processor", "dead-letter")),
+            )
+        }),
         id: "test".to_string(),
         input: Input::new(in_rx, metrics.clone()),
         output: Output::new(vec![out_tx], metrics.clone()),

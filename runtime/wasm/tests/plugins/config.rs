@@ -223,3 +223,32 @@ fn grants_name_directories_and_where_the_plugin_sees_them() {
         "{all:?}"
     );
 }
+
+#[test]
+fn on_error_dead_letter_needs_a_dead_letter_exporter() {
+    let (c, errors) = read(
+        r#"processor "p" type="wasm" {
+            from "in"
+            plugin "builtin:noop"
+            on-error "dead-letter"
+        }"#,
+    );
+    let all: String = errors.iter().map(|e| format!("{e:?}")).collect();
+    assert!(all.contains("needs a `dead-letter` exporter"), "{all}");
+    let _ = c;
+
+    let text = "receiver \"in\" type=\"otlp\"\n\
+        processor \"p\" type=\"wasm\" { from \"in\"; plugin \"builtin:noop\"; on-error \"dead-letter\"; dead-letter \"dl\"; }\n\
+        exporter \"out\" type=\"debug\" { from \"p\"; }\n\
+        exporter \"dl\" type=\"debug\"\n";
+    let pipeline =
+        weir_config::parse("test.kdl", text).expect("a processor may name a dead letter");
+    let p = pipeline.nodes.iter().find(|n| n.id.value == "p").unwrap();
+    assert_eq!(p.dead_letter.as_ref().map(|d| d.value.as_str()), Some("dl"));
+    let mut errors = Vec::new();
+    let mut r = p.reader(&mut errors);
+    let c = validate(&mut r).expect("valid");
+    r.finish();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(c.on_error, OnError::DeadLetter);
+}

@@ -200,6 +200,31 @@ async fn the_pipeline_keeps_flowing_around_a_failing_plugin() {
     assert_eq!(run.metrics.items_out(), 80);
 }
 
+/// `on-error "dead-letter"`: every batch the plugin fails on goes, as it
+/// came, to the dead-letter exporter and not downstream; the others go on.
+#[tokio::test]
+async fn failed_batches_go_to_the_dead_letter_exporter() {
+    let mut c = config(plugin_file("weir_test_plugin_panic"), &[("every", "2")]);
+    c.circuit.failures = 1000;
+    c.on_error = OnError::DeadLetter;
+    let node = build(&c);
+    let batches: Vec<weir_pdata::Batch> = (0..10).map(|_| batch(3)).collect();
+    let originals: Vec<_> = batches.iter().map(|b| b.otlp_bytes().unwrap()).collect();
+    let (dl_tx, mut dl_rx) = tokio::sync::mpsc::channel(64);
+    let run = run_with_dead_letter(node, batches, Some(dl_tx)).await;
+    let mut dead = Vec::new();
+    while let Ok(m) = dl_rx.try_recv() {
+        dead.push(m);
+    }
+    assert_eq!(run.out.len(), 5, "every other batch passes the plugin");
+    assert_eq!(dead.len(), 5, "every failed batch reaches the dead letter");
+    for m in &dead {
+        let bytes = m.batch.otlp_bytes().unwrap();
+        assert!(originals.contains(&bytes), "dead letters are unchanged");
+    }
+    assert_eq!(run.metrics.items_out(), 15);
+}
+
 #[test]
 fn a_plugin_for_another_abi_version_is_refused_with_a_clear_message() {
     let c = config(plugin_file("weir_test_plugin_future_abi"), &[]);

@@ -66,6 +66,7 @@ impl Load {
         let (in_tx, in_rx) = mpsc::channel(16);
         let (out_tx, out) = mpsc::channel(64);
         let ctx = ProcessorContext {
+            dead_letter: None,
             id: "test".to_string(),
             input: Input::new(in_rx, metrics.clone()),
             output: Output::new(vec![out_tx], metrics),
