@@ -514,19 +514,24 @@ fn read_node(node: &KdlNode, kind: NodeKind, errors: &mut Vec<ConfigError>) -> O
         let mut r = NodeReader::new(node, &mut scratch, "");
         if let Some((v, span)) = r.value("dead-letter") {
             match v.as_string() {
-                Some(s) if kind != NodeKind::Receiver => {
+                // Exporters give up on batches; of the processors, only
+                // `wasm` nodes fail batches (`on-error "dead-letter"`).
+                Some(s)
+                    if kind == NodeKind::Exporter
+                        || (kind == NodeKind::Processor && type_name.value == "wasm") =>
+                {
                     dead_letter = Some(Spanned::new(s.to_string(), span));
                 }
                 Some(_) => errors.push(
                     ConfigError::new(
                         ErrorCode::InvalidValue,
                         format!(
-                            "only exporters and processors have a `dead-letter`, not {word} {:?}",
+                            "only exporters and `wasm` processors have a `dead-letter`, not {word} {:?}",
                             id.value
                         ),
                     )
-                    .at(span, "a receiver")
-                    .help("put `dead-letter` in the block of the exporter or processor whose failures it takes"),
+                    .at(span, "nothing here fails batches")
+                    .help("put `dead-letter` in the block of the exporter or `wasm` processor whose failures it takes"),
                 ),
                 None => errors.push(
                     ConfigError::new(
