@@ -210,3 +210,56 @@ async fn sampling_keeps_exactly_the_traces_the_ratio_rule_keeps() {
     weir.stop(STOP).await;
     assert_same::<Traces>(&expected, &sink.received::<Traces>());
 }
+
+/// `on-error "dead-letter"` in a real process: a plugin that fails every
+/// batch (its output is over `max-output`) sends each one, unchanged, to
+/// the dead-letter exporter; nothing goes downstream and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_a_plugin_fails_go_to_the_dead_letter_exporter() {
+    let out = Sink::start().await;
+    let dead = Sink::start().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let a = Addrs::free();
+    let kdl = format!(
+        r#"
+settings {{ admin "{admin}"; shutdown-timeout "10s" }}
+receiver "in" type="otlp" {{ grpc "{grpc}"; http "{http}" }}
+processor "redact" type="wasm" {{
+    from "in"
+    plugin "builtin:redact"
+    config {{ rule "all" {{ pattern "(?s).+"; scopes "all"; }} }}
+    limits {{ max-output "1B"; }}
+    circuit {{ failures 100000; }}
+    on-error "dead-letter"
+    dead-letter "dl"
+}}
+exporter "out" type="otlp" {{ from "redact"; endpoint "{out}"; protocol "grpc" }}
+exporter "dl" type="otlp" {{ endpoint "{dead}"; protocol "grpc" }}
+"#,
+        admin = a.admin,
+        grpc = a.grpc,
+        http = a.http,
+        out = out.endpoint(),
+        dead = dead.endpoint(),
+    );
+    let mut weir = Weir::with_pipeline(dir.path(), &kdl);
+    weir.wait_ready(a.admin, &[a.grpc, a.http]).await;
+
+    let sent = SendPlan::new(Protocol::Grpc, a.grpc)
+        .signals("traces")
+        .run()
+        .await;
+    assert!(sent.spans() >= 400);
+    let got = dead.wait_items::<Traces>(sent.spans(), WAIT).await;
+    assert_same::<Traces>(&sent.traces, &got);
+    assert_eq!(out.items::<Traces>(), 0, "nothing failed goes downstream");
+
+    let text = weir.metrics(a.admin).await;
+    let failures: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("weir_plugin_failures_total{") && l.contains("node=\"redact\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(failures >= 1.0, "plugin failures counted:\n{text}");
+    weir.stop(STOP).await;
+}
