@@ -219,12 +219,7 @@ impl Rule {
                     replacement,
                 } => batch
                     .redact(scope, &keys, pattern, replacement)
-                    .map_err(|e| match e {
-                        weir_plugin::HostError::InvalidPattern(m) => {
-                            invalid(&self.name, format!("invalid `pattern`: {m}"))
-                        }
-                        other => other.into(),
-                    })?,
+                    .map_err(|e| self.mask_error(e))?,
                 Action::Delete => batch.delete_attributes(scope, &keys)?,
                 Action::Hash { salt } => batch.hash_attributes(scope, &keys, salt)?,
             };
@@ -237,14 +232,20 @@ impl Rule {
         {
             changed += batch
                 .redact_body(pattern, replacement)
-                .map_err(|e| match e {
-                    weir_plugin::HostError::InvalidPattern(m) => {
-                        invalid(&self.name, format!("invalid `pattern`: {m}"))
-                    }
-                    other => other.into(),
-                })?;
+                .map_err(|e| self.mask_error(e))?;
         }
         Ok(changed)
+    }
+
+    /// A host error of a `mask` kernel: an invalid pattern is this rule's
+    /// configuration error.
+    fn mask_error(&self, e: weir_plugin::HostError) -> PluginError {
+        match e {
+            weir_plugin::HostError::InvalidPattern(m) => {
+                invalid(&self.name, format!("invalid `pattern`: {m}"))
+            }
+            other => other.into(),
+        }
     }
 }
 

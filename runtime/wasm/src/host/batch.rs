@@ -458,6 +458,14 @@ impl HostState {
         Ok(self.table.get_mut(res)?)
     }
 
+    /// The compiled `pattern` of a redaction kernel, from the cache.
+    fn pattern(&mut self, pattern: &str) -> Result<regex::Regex, HostError> {
+        self.regexes
+            .get(pattern)
+            .cloned()
+            .map_err(HostError::InvalidPattern)
+    }
+
     fn limit(&self, what: &str) -> HostError {
         HostError::LimitExceeded(format!(
             "{what}: the node's max-output of {} bytes is reached",
@@ -653,9 +661,9 @@ impl HostBatch for HostState {
         replacement: String,
     ) -> HostResult<u32> {
         self.host_call()?;
-        let re = match self.regexes.get(&pattern) {
-            Ok(re) => re.clone(),
-            Err(e) => return Ok(Err(HostError::InvalidPattern(e))),
+        let re = match self.pattern(&pattern) {
+            Ok(re) => re,
+            Err(e) => return Ok(Err(e)),
         };
         let max_output =
             self.limits.max_output - self.call.output_bytes.min(self.limits.max_output);
@@ -695,9 +703,9 @@ impl HostBatch for HostState {
         replacement: String,
     ) -> HostResult<u32> {
         self.host_call()?;
-        let re = match self.regexes.get(&pattern) {
-            Ok(re) => re.clone(),
-            Err(e) => return Ok(Err(HostError::InvalidPattern(e))),
+        let re = match self.pattern(&pattern) {
+            Ok(re) => re,
+            Err(e) => return Ok(Err(e)),
         };
         let b = self.batch(&res)?;
         // Bodies are redacted on the tables (the wire edit covers
